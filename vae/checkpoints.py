@@ -1,0 +1,361 @@
+"""Checkpoints: safetensors weights + JSON metadata, written atomically, loaded safely.
+
+Loading never executes code from the file. Our own files are safetensors; state dicts
+saved by the classic PyTorch example (``torch.save(model.state_dict(), ...)``) are read
+with ``torch.load(weights_only=True)`` only. Every key, shape, dtype and value is
+checked before a model is built, and every failure is one :class:`CheckpointError`
+whose message names the file and the problem.
+
+Command line::
+
+    python -m vae.checkpoints FILE                      # summary, or a one-line error (exit 2)
+    python -m vae.checkpoints import FILE.pt --head sigmoid --out checkpoints/NAME.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import platform
+import struct
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import torch
+
+from .atomic import write_atomically
+from .heads import HEADS, Head, get_head
+from .model import VAE, VAEConfig
+
+FORMAT = "vae-explorer/1"
+METADATA_KEY = "vae"
+MAX_CHECKPOINT_BYTES = 64 * 2**20  # the largest supported model is ~26 MB
+_SAFETENSORS_DTYPES = {"F32": torch.float32}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint could not be read, validated or written (one-line message)."""
+
+
+@dataclass
+class Checkpoint:
+    """A validated model, its head and its metadata."""
+
+    model: VAE
+    head: Head
+    meta: dict
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.stem if self.path else str(self.meta.get("name", "checkpoint"))
+
+    @property
+    def config(self) -> VAEConfig:
+        return self.model.config
+
+    @property
+    def dataset(self) -> str:
+        return str(self.meta.get("dataset", "mnist"))
+
+
+def library_versions() -> dict[str, str]:
+    """Versions recorded in every checkpoint written here."""
+    versions = {"python": platform.python_version()}
+    for pkg in ("torch", "torchvision", "safetensors", "numpy"):
+        try:
+            versions[pkg] = importlib_metadata.version(pkg)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def build_metadata(head: str, config: VAEConfig, **fields) -> dict:
+    """The metadata dict every checkpoint carries: format, head, model args, then ``fields``."""
+    return {"format": FORMAT, "head": head, "config": config.to_dict(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": library_versions(), **fields}
+
+
+def save_checkpoint(path: str | Path, model: VAE, meta: dict) -> Path:
+    """Write weights + metadata to ``path`` atomically (the old file survives any failure)."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    text = json.dumps(meta, allow_nan=False)
+    try:
+        return write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata={METADATA_KEY: text}))
+    except OSError as err:
+        raise CheckpointError(f"{path}: could not write checkpoint ({err.strerror or err})") from None
+
+
+def load_checkpoint(path: str | Path, head: str | None = None) -> Checkpoint:
+    """Read and validate a checkpoint file.
+
+    ``head`` is required for files that do not name one (classic state dicts) and, when
+    given for one of ours, overrides nothing: a mismatch is an error.
+    """
+    path = Path(path)
+    label = path.name
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise CheckpointError(f"{label}: cannot read file ({err.strerror or err})") from None
+    if not path.is_file():
+        raise CheckpointError(f"{label}: not a regular file")
+    if size == 0:
+        raise CheckpointError(f"{label}: file is empty")
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{label}: file is {size / 2**20:.1f} MB, over the {MAX_CHECKPOINT_BYTES / 2**20:.0f} MB limit")
+    with open(path, "rb") as fh:
+        start = fh.read(9)
+    kind = _sniff(start, size, label)
+    if kind == "torch":
+        tensors, meta = _read_state_dict(path, label), {}
+    else:
+        tensors, meta = _read_safetensors(path, label)
+    ckpt = _build(tensors, meta, head, label)
+    ckpt.path = path
+    return ckpt
+
+
+def load_checkpoint_bytes(data: bytes, filename: str, head: str | None = None) -> Checkpoint:
+    """Validate an uploaded checkpoint held in memory (same checks as :func:`load_checkpoint`)."""
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{filename}: file is {len(data) / 2**20:.1f} MB, over the {MAX_CHECKPOINT_BYTES / 2**20:.0f} MB limit")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload.bin"
+        path.write_bytes(data)
+        try:
+            ckpt = load_checkpoint(path, head)
+        except CheckpointError as err:
+            raise CheckpointError(str(err).replace("upload.bin", filename, 1)) from None
+    ckpt.path = None
+    ckpt.meta.setdefault("name", Path(filename).stem)
+    return ckpt
+
+
+def import_checkpoint(ckpt: Checkpoint, out: str | Path, source: str, overwrite: bool = False) -> Checkpoint:
+    """Save a validated (e.g. classic) checkpoint in our format, scored on the shipped sample."""
+    from .data import load_sample
+    from .evaluate import evaluate
+
+    out = Path(out)
+    if out.suffix != ".safetensors":
+        raise CheckpointError(f"{out.name}: the output file must end in .safetensors")
+    if out.exists() and not overwrite:
+        raise CheckpointError(f"{out}: already exists (choose another name)")
+    dataset = ckpt.dataset
+    sample = load_sample(dataset)
+    metrics = evaluate(ckpt.model, ckpt.head, sample.as_float()).to_dict()
+    metrics["evaluated_on"] = f"shipped {dataset} sample ({len(sample)} test images)"
+    meta = build_metadata(ckpt.head.name, ckpt.config, dataset=dataset, epochs=ckpt.meta.get("epochs"),
+                          source=source, metrics=metrics, history=ckpt.meta.get("history", []))
+    save_checkpoint(out, ckpt.model, meta)
+    return Checkpoint(ckpt.model, ckpt.head, meta, out)
+
+
+def discover(directory: str | Path) -> tuple[list[Checkpoint], list[str]]:
+    """Every valid ``*.safetensors`` checkpoint in ``directory``, and one error line per bad file."""
+    found, errors = [], []
+    for path in sorted(Path(directory).glob("*.safetensors")):
+        try:
+            found.append(load_checkpoint(path))
+        except CheckpointError as err:
+            errors.append(str(err))
+    return found, errors
+
+
+def summary(ckpt: Checkpoint) -> str:
+    """A few human-readable lines about a checkpoint."""
+    meta, cfg = ckpt.meta, ckpt.config
+    n_params = sum(p.numel() for p in ckpt.model.parameters())
+    lines = [
+        f"{ckpt.path or ckpt.name}",
+        f"  head:    {ckpt.head.name} ({ckpt.head.title})",
+        f"  model:   latent {cfg.latent}, hidden {cfg.hidden}, {n_params:,} parameters",
+        f"  dataset: {ckpt.dataset}; epochs: {meta.get('epochs', '?')}; seed: {meta.get('seed', '?')}; "
+        f"training time: {_fmt(meta.get('train_seconds'), '.1f')} s",
+    ]
+    if meta.get("source"):
+        lines.append(f"  source:  {meta['source']}")
+    m = meta.get("metrics") or {}
+    if m:
+        lines.append(
+            f"  test:    -ELBO {_fmt(m.get('neg_elbo'))} nats/image (z = mean: {_fmt(m.get('neg_elbo_mean_z'))}), "
+            f"KL {_fmt(m.get('kl'))}, BCE {_fmt(m.get('bce'))}, MSE {_fmt(m.get('mse'))}")
+        lines.append(
+            f"  pixels:  {_fmt(100 * m.get('frac_below_0', float('nan')))}% below 0, "
+            f"{_fmt(100 * m.get('frac_above_1', float('nan')))}% above 1 "
+            f"(range {_fmt(m.get('pixel_min'), '.3f')} .. {_fmt(m.get('pixel_max'), '.3f')})")
+    return "\n".join(lines)
+
+
+def _fmt(value, spec: str = ".2f") -> str:
+    return format(value, spec) if isinstance(value, (int, float)) else "?"
+
+
+# --- reading -------------------------------------------------------------------------
+
+def _sniff(start: bytes, size: int, label: str) -> str:
+    if start[:4] == b"PK\x03\x04" or start[:1] == b"\x80":  # torch zip archive / legacy pickle
+        return "torch"
+    if len(start) >= 9 and start[8:9] == b"{":
+        (header_len,) = struct.unpack("<Q", start[:8])
+        if 8 + header_len > size:
+            raise CheckpointError(f"{label}: truncated safetensors file (header needs {header_len} bytes, file has {size - 8})")
+        return "safetensors"
+    raise CheckpointError(f"{label}: not a safetensors checkpoint or a PyTorch state dict (unrecognised content)")
+
+
+def _read_safetensors(path: Path, label: str) -> tuple[dict[str, torch.Tensor], dict]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            raw_meta = fh.metadata() or {}
+            layout = {k: (fh.get_slice(k).get_dtype(), tuple(fh.get_slice(k).get_shape())) for k in fh.keys()}
+            meta = _parse_metadata(raw_meta, label)
+            for key, (dtype, _) in layout.items():
+                if dtype not in _SAFETENSORS_DTYPES:
+                    raise CheckpointError(f"{label}: tensor {key} has dtype {dtype}; expected float32 (F32)")
+            config = _config_for(meta, {k: s for k, (_, s) in layout.items()}, label)
+            _check_layout({k: s for k, (_, s) in layout.items()}, config, label)
+            tensors = {k: fh.get_tensor(k) for k in layout}
+    except CheckpointError:
+        raise
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"{label}: unreadable safetensors file ({_first_line(err)})") from None
+    return tensors, meta
+
+
+def _read_state_dict(path: Path, label: str) -> dict[str, torch.Tensor]:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        detail = next((ln.strip() for ln in str(err).splitlines() if "Unsupported" in ln), _first_line(err))
+        raise CheckpointError(f"{label}: refused to unpickle: the file needs more than plain tensors to load "
+                              f"({detail}); only state dicts saved with torch.save(model.state_dict(), ...) are accepted") from None
+    except Exception as err:  # torch raises many types for damaged archives
+        raise CheckpointError(f"{label}: not a readable PyTorch file ({_first_line(err)})") from None
+    if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        raise CheckpointError(f"{label}: expected a state dict (names -> tensors), got {type(obj).__name__}")
+    for key, value in obj.items():
+        if value.dtype != torch.float32:
+            raise CheckpointError(f"{label}: tensor {key} has dtype {str(value.dtype).replace('torch.', '')}; expected float32")
+    return obj
+
+
+def _parse_metadata(raw_meta: dict, label: str) -> dict:
+    if METADATA_KEY not in raw_meta:
+        return {}
+    try:
+        meta = json.loads(raw_meta[METADATA_KEY])
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{label}: metadata is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{label}: metadata must be a JSON object, got {type(meta).__name__}")
+    for key, kind in (("config", dict), ("metrics", dict), ("history", list), ("head", str), ("dataset", str)):
+        if key in meta and not isinstance(meta[key], kind):
+            raise CheckpointError(f"{label}: metadata field {key!r} must be a {kind.__name__}")
+    if "epochs" in meta and meta["epochs"] is not None and (not isinstance(meta["epochs"], int) or meta["epochs"] < 0):
+        raise CheckpointError(f"{label}: metadata field 'epochs' must be a non-negative integer")
+    if meta.get("dataset", "mnist") not in ("mnist", "fashion-mnist"):
+        raise CheckpointError(f"{label}: unknown dataset {meta['dataset']!r} in metadata")
+    return meta
+
+
+def _config_for(meta: dict, shapes: dict[str, tuple[int, ...]], label: str) -> VAEConfig:
+    try:
+        if "config" in meta:
+            return VAEConfig(**meta["config"])
+        # No metadata (a classic state dict): read the sizes off the weight shapes.
+        hidden, input_dim = shapes["fc1.weight"]
+        latent = shapes["fc21.weight"][0]
+        return VAEConfig(latent=latent, hidden=hidden, input_dim=input_dim)
+    except KeyError as err:
+        raise CheckpointError(f"{label}: missing tensor {err.args[0]} (not a VAE state dict of the classic layout)") from None
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{label}: {_first_line(err)}") from None
+
+
+def _check_layout(shapes: dict[str, tuple[int, ...]], config: VAEConfig, label: str) -> None:
+    expected = config.parameter_shapes()
+    missing = sorted(set(expected) - set(shapes))
+    unexpected = sorted(set(shapes) - set(expected))
+    if missing or unexpected:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"unexpected {', '.join(unexpected)}"] if unexpected else [])
+        raise CheckpointError(f"{label}: wrong tensor names ({'; '.join(parts)})")
+    for key, shape in expected.items():
+        if tuple(shapes[key]) != shape:
+            raise CheckpointError(f"{label}: tensor {key} has shape {tuple(shapes[key])}; expected {shape} "
+                                  f"for latent {config.latent}, hidden {config.hidden}")
+
+
+def _build(tensors: dict[str, torch.Tensor], meta: dict, head: str | None, label: str) -> Checkpoint:
+    shapes = {k: tuple(v.shape) for k, v in tensors.items()}
+    config = _config_for(meta, shapes, label)
+    _check_layout(shapes, config, label)
+    for key, value in tensors.items():
+        if not torch.isfinite(value).all():
+            raise CheckpointError(f"{label}: tensor {key} contains NaN or Inf values")
+    head_name = meta.get("head") or head
+    if head_name is None:
+        raise CheckpointError(f"{label}: the file does not say which output head it was trained with; choose one of {', '.join(HEADS)}")
+    if head is not None and meta.get("head") and meta["head"] != head:
+        raise CheckpointError(f"{label}: trained with head {meta['head']!r}, not {head!r}")
+    try:
+        head_obj = get_head(head_name)
+    except ValueError as err:
+        raise CheckpointError(f"{label}: {err}") from None
+    model = VAE(config)
+    model.load_state_dict(tensors, strict=True)
+    model.eval().requires_grad_(False)
+    meta = dict(meta) or {"head": head_name, "config": config.to_dict()}
+    meta.setdefault("head", head_name)
+    return Checkpoint(model, head_obj, meta)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+# --- command line ----------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["import"]:
+            parser = argparse.ArgumentParser(prog="python -m vae.checkpoints import",
+                                             description="Convert a classic PyTorch-example state dict to our format.")
+            parser.add_argument("file", type=Path)
+            parser.add_argument("--head", required=True, choices=list(HEADS))
+            parser.add_argument("--out", required=True, type=Path)
+            parser.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
+            parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+            args = parser.parse_args(argv[1:])
+            ckpt = load_checkpoint(args.file, head=args.head)
+            ckpt.meta["dataset"] = args.dataset
+            saved = import_checkpoint(ckpt, args.out, source=f"imported from {args.file.name}", overwrite=args.force)
+            print(summary(saved))
+            return 0
+        parser = argparse.ArgumentParser(prog="python -m vae.checkpoints",
+                                         description="Validate a checkpoint and print its summary.")
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--head", choices=list(HEADS), help="head for files that do not name one")
+        args = parser.parse_args(argv)
+        print(summary(load_checkpoint(args.file, head=args.head)))
+        return 0
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

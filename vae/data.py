@@ -1,0 +1,140 @@
+"""Datasets as whole tensors: load a split once, batch it by index.
+
+The real loaders are ``torchvision.datasets.MNIST`` and ``FashionMNIST`` (they download
+the files when missing and a network exists). Training does not go through a
+per-sample ``DataLoader`` + ``ToTensor``: a split is one uint8 tensor, converted to
+float once, and a batch is an index into it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .model import IMAGE_SIDE, INPUT_DIM
+from .paths import DEFAULT_DATA_DIR, SAMPLE_FILES
+
+DATASETS = ("mnist", "fashion-mnist")
+LABEL_NAMES: dict[str, tuple[str, ...]] = {
+    "mnist": tuple(str(d) for d in range(10)),
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+}
+_TORCHVISION_CLASS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+_RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+class DatasetError(RuntimeError):
+    """A dataset is missing or unreadable; the message is one line saying what to do."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """A dataset split held as tensors: uint8 images (N, 28, 28) and int64 labels (N,)."""
+
+    dataset: str
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def as_float(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """All images flattened to (N, 784) float32 in [0, 1], like ``ToTensor()``."""
+        return self.images.to(device).reshape(-1, INPUT_DIM).float().div_(255.0)
+
+
+def raw_dir(dataset: str, data_dir: str | Path = DEFAULT_DATA_DIR) -> Path:
+    """The folder torchvision reads the IDX files of ``dataset`` from."""
+    return Path(data_dir) / _TORCHVISION_CLASS[_check_name(dataset)] / "raw"
+
+
+def load_split(dataset: str, train: bool, data_dir: str | Path = DEFAULT_DATA_DIR,
+               download: bool = True) -> Split:
+    """Load a whole split of MNIST or Fashion-MNIST through torchvision.
+
+    Files already in ``data_dir`` are used as they are (gzipped IDX files are unpacked
+    first); otherwise torchvision downloads them when ``download`` is true. Raises
+    :class:`DatasetError` with a one-line explanation when that fails.
+    """
+    from torchvision import datasets  # imported here: it is slow and only training needs it
+
+    cls = getattr(datasets, _TORCHVISION_CLASS[_check_name(dataset)])
+    root = Path(data_dir)
+    folder = raw_dir(dataset, root)
+    _unpack_gzipped(folder)
+    try:
+        ds = cls(str(root), train=train, download=False)
+    except RuntimeError:
+        if not download:
+            raise DatasetError(_missing_message(dataset, folder, "download disabled")) from None
+        try:
+            ds = cls(str(root), train=train, download=True)
+        except Exception as err:  # network errors come in many types
+            reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            raise DatasetError(_missing_message(dataset, folder, f"download failed: {reason}")) from None
+    except Exception as err:  # torchvision's IDX parser asserts and raises assorted errors
+        raise DatasetError(f"{dataset} files in {folder} are corrupt or not IDX files ({type(err).__name__}: {err})") from None
+    return _checked(Split(dataset, ds.data, ds.targets.long()), f"{dataset} in {folder}")
+
+
+def load_sample(dataset: str = "mnist") -> Split:
+    """The small test-set sample shipped in ``assets/`` (no network, no torchvision)."""
+    path = SAMPLE_FILES[_check_name(dataset)]
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            split = Split(dataset, torch.from_numpy(npz["images"].copy()),
+                          torch.from_numpy(npz["labels"].astype(np.int64)))
+    except (OSError, KeyError, ValueError) as err:
+        raise DatasetError(f"the shipped sample {path} is missing or unreadable ({err})") from None
+    return _checked(split, str(path))
+
+
+def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Index tensors of one epoch: a fresh permutation of range(n) cut into batches."""
+    order = torch.randperm(n, generator=generator)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+def _check_name(dataset: str) -> str:
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r} (known: {', '.join(DATASETS)})")
+    return dataset
+
+
+def _missing_message(dataset: str, folder: Path, reason: str) -> str:
+    return (f"{dataset} is not available ({reason}): put the four IDX files "
+            f"({', '.join(_RAW_FILES)}, optionally .gz) in {folder}, or pass --data-dir "
+            f"pointing at a folder that holds {folder.parent.name}/raw/, or run once with a network")
+
+
+def _unpack_gzipped(folder: Path) -> None:
+    # torchvision only looks for the unpacked files; accept the .gz files people download.
+    for name in _RAW_FILES:
+        target, packed = folder / name, folder / f"{name}.gz"
+        if not target.exists() and packed.is_file():
+            tmp = target.with_suffix(".part")
+            try:
+                with gzip.open(packed, "rb") as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                tmp.replace(target)
+            except OSError as err:
+                tmp.unlink(missing_ok=True)
+                raise DatasetError(f"could not unpack {packed} ({err})") from None
+
+
+def _checked(split: Split, where: str) -> Split:
+    images, labels = split.images, split.labels
+    if images.dtype != torch.uint8 or images.ndim != 3 or tuple(images.shape[1:]) != (IMAGE_SIDE, IMAGE_SIDE):
+        raise DatasetError(f"{where}: expected uint8 images of shape (N, 28, 28), got {images.dtype} {tuple(images.shape)}")
+    if labels.shape != (images.shape[0],):
+        raise DatasetError(f"{where}: {images.shape[0]} images but {tuple(labels.shape)} labels")
+    return split

@@ -1,0 +1,229 @@
+"""Train a VAE with one output head and write a checkpoint after every epoch.
+
+    python -m vae.train --head sigmoid --latent 20 --epochs 10 --data-dir DIR \\
+        --out checkpoints/mnist-sigmoid-z20.safetensors
+
+Defaults are the classic example's: Adam 1e-3, batch 128, seed 1. The whole split
+lives in one tensor and batches are index slices of it (no per-sample DataLoader).
+Next to the checkpoint, ``NAME.resume.pt`` holds what ``--resume`` needs (weights,
+optimizer state, random streams); it is not a shipped artifact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .atomic import write_atomically
+from .checkpoints import Checkpoint, CheckpointError, build_metadata, save_checkpoint
+from .data import DATASETS, DatasetError, Split, load_split, shuffled_batches
+from .evaluate import evaluate
+from .heads import HEADS, get_head
+from .model import VAE, VAEConfig, kl_to_standard_normal
+from .paths import DEFAULT_DATA_DIR
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message is one line (the last good checkpoint is kept)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (stored in the checkpoint)."""
+
+    head: str = "sigmoid"
+    latent: int = 20
+    hidden: int = 400
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 1
+    dataset: str = "mnist"
+
+    def __post_init__(self) -> None:
+        get_head(self.head)
+        VAEConfig(latent=self.latent, hidden=self.hidden)
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r} (known: {', '.join(DATASETS)})")
+        if self.epochs < 1 or self.batch_size < 1 or not (0 < self.lr < 10):
+            raise ValueError("epochs and batch size must be positive and the learning rate in (0, 10)")
+
+
+@dataclass
+class Progress:
+    """What a progress callback is told, every few steps and at each epoch's end."""
+
+    epoch: int
+    epochs: int
+    step: int
+    steps_per_epoch: int
+    train_loss: float           # running mean over the epoch so far, nats per image
+    test_loss: float | None = None  # set at the end of an epoch
+    history: list[dict] = field(default_factory=list)
+
+
+def resume_path(out: str | Path) -> Path:
+    """Where the resume state of the checkpoint ``out`` is kept."""
+    out = Path(out)
+    return out.with_name(out.name.removesuffix(".safetensors") + ".resume.pt")
+
+
+def make_optimizer(model: VAE, lr: float) -> torch.optim.Optimizer:
+    """Adam as in the classic example; the fused kernel does the update in one pass."""
+    return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+
+
+def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Split,
+          resume: bool = False, device: str | None = None,
+          progress: Callable[[Progress], None] | None = None, show_bar: bool = False) -> Checkpoint:
+    """Train per ``cfg``, saving ``out`` (and its resume state) after every finished epoch.
+
+    With ``resume``, continue from ``out``'s resume state up to ``cfg.epochs``; the result
+    is identical to an uninterrupted run with the same seed. A non-finite loss stops the
+    run with :class:`TrainingError` and leaves the last saved epoch untouched.
+    """
+    out = Path(out)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    head = get_head(cfg.head)
+    x_train = train_split.as_float(device)
+    x_test = test_split.as_float(device)
+
+    torch.manual_seed(cfg.seed)
+    model = VAE(VAEConfig(latent=cfg.latent, hidden=cfg.hidden)).to(device)
+    optimizer = make_optimizer(model, cfg.lr)
+    shuffle_gen = torch.Generator().manual_seed(cfg.seed)
+    history: list[dict] = []
+    start_epoch, elapsed = 0, 0.0
+    if resume:
+        start_epoch, history, elapsed = _load_resume_state(out, cfg, model, optimizer, shuffle_gen)
+        if start_epoch >= cfg.epochs:
+            raise TrainingError(f"{out} already has {start_epoch} epochs; ask for more with --epochs")
+
+    steps = math.ceil(len(x_train) / cfg.batch_size)
+    for epoch in range(start_epoch + 1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        total, seen = 0.0, 0
+        batches = shuffled_batches(len(x_train), cfg.batch_size, shuffle_gen)
+        bar = _bar(batches, steps, f"epoch {epoch}/{cfg.epochs}") if show_bar else batches
+        for step, idx in enumerate(bar, 1):
+            x = x_train[idx.to(device)]
+            pre, mu, logvar = model(x)
+            loss = head.nll(pre, x).sum() + kl_to_standard_normal(mu, logvar).sum()
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingError(
+                    f"loss became {value} at epoch {epoch}, step {step} (learning rate {cfg.lr:g} may be too high); "
+                    + (f"the last good checkpoint (epoch {epoch - 1}) is kept at {out}" if epoch > 1 else "no checkpoint was written"))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += value
+            seen += len(idx)
+            if show_bar and step % 50 == 0:
+                bar.set_postfix(loss=f"{total / seen:.2f}")
+            if progress and (step % 25 == 0 or step == steps):
+                progress(Progress(epoch, cfg.epochs, step, steps, total / seen, history=history))
+        elapsed += time.perf_counter() - t0
+        metrics = evaluate(model, head, x_test, seed=cfg.seed)
+        history.append({"epoch": epoch, "train_loss": total / seen, "test_loss": metrics.neg_elbo,
+                        "seconds": round(elapsed, 3)})
+        print(f"====> epoch {epoch}: train loss {total / seen:.4f}, test loss {metrics.neg_elbo:.4f} "
+              f"(z = mean {metrics.neg_elbo_mean_z:.4f}) nats/image", file=sys.stderr if show_bar else sys.stdout)
+        meta = build_metadata(cfg.head, model.config, dataset=cfg.dataset, epochs=epoch, seed=cfg.seed,
+                              batch_size=cfg.batch_size, lr=cfg.lr, history=history,
+                              metrics=metrics.to_dict(), train_seconds=round(elapsed, 3),
+                              n_train=len(x_train), n_test=len(x_test), device=str(device))
+        _save_resume_state(out, epoch, history, elapsed, model, optimizer, shuffle_gen)
+        save_checkpoint(out, model, meta)
+        if progress:
+            progress(Progress(epoch, cfg.epochs, steps, steps, total / seen, metrics.neg_elbo, history))
+    model.eval().requires_grad_(False)
+    return Checkpoint(model.cpu(), head, meta, out)
+
+
+def _bar(iterable, total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, leave=False, unit="batch")
+
+
+def _save_resume_state(out: Path, epoch: int, history: list[dict], elapsed: float, model: VAE,
+                       optimizer: torch.optim.Optimizer, shuffle_gen: torch.Generator) -> None:
+    state = {"epoch": epoch, "history": history, "elapsed": elapsed,
+             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "torch_rng": torch.get_rng_state(), "shuffle_rng": shuffle_gen.get_state()}
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    try:
+        write_atomically(resume_path(out), lambda tmp: torch.save(state, tmp))
+    except OSError as err:
+        raise TrainingError(f"could not write {resume_path(out)} ({err.strerror or err}); the previous state is intact") from None
+
+
+def _load_resume_state(out: Path, cfg: TrainConfig, model: VAE, optimizer: torch.optim.Optimizer,
+                       shuffle_gen: torch.Generator) -> tuple[int, list[dict], float]:
+    path = resume_path(out)
+    if not path.is_file():
+        raise TrainingError(f"cannot resume: {path} does not exist (it is written after each finished epoch)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)  # never runs code from the file
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        shuffle_gen.set_state(state["shuffle_rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        return int(state["epoch"]), list(state["history"]), float(state["elapsed"])
+    except Exception as err:
+        raise TrainingError(f"cannot resume from {path}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
+                            f"(was it written with the same --head/--latent/--hidden?)") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vae.train", description=__doc__.split("\n\n")[0])
+    defaults = TrainConfig()
+    parser.add_argument("--head", default=defaults.head, choices=list(HEADS))
+    parser.add_argument("--latent", type=int, default=defaults.latent)
+    parser.add_argument("--hidden", type=int, default=defaults.hidden)
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="total epochs (also when resuming)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--dataset", default=defaults.dataset, choices=list(DATASETS))
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                        help="root holding MNIST/raw/ or FashionMNIST/raw/ (downloaded there if missing)")
+    parser.add_argument("--no-download", action="store_true", help="fail instead of downloading missing files")
+    parser.add_argument("--out", type=Path, required=True, help="checkpoint to write (.safetensors)")
+    parser.add_argument("--resume", action="store_true", help="continue from the resume state next to --out")
+    parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
+    args = parser.parse_args(argv)
+    try:
+        cfg = TrainConfig(head=args.head, latent=args.latent, hidden=args.hidden, epochs=args.epochs,
+                          batch_size=args.batch_size, lr=args.lr, seed=args.seed, dataset=args.dataset)
+        if args.out.suffix != ".safetensors":
+            raise ValueError("--out must end in .safetensors")
+        train_split = load_split(cfg.dataset, True, args.data_dir, download=not args.no_download)
+        test_split = load_split(cfg.dataset, False, args.data_dir, download=not args.no_download)
+        print(f"training {cfg.head} head, latent {cfg.latent}, on {len(train_split)} {cfg.dataset} images "
+              f"({torch.get_num_threads()} threads)")
+        ckpt = train(cfg, args.out, train_split, test_split, resume=args.resume, device=args.device, show_bar=True)
+    except (ValueError, DatasetError, TrainingError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {args.out} holds the last finished epoch; continue with --resume", file=sys.stderr)
+        return 130
+    print(f"wrote {ckpt.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
