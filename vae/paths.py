@@ -19,3 +19,6 @@ SAMPLE_FILES = {
 
 # Default root for the full datasets (torchvision layout: ROOT/MNIST/raw/...).
 DEFAULT_DATA_DIR = Path(os.environ.get("VAE_DATA_DIR", REPO_ROOT / "data"))
+
+# Checkpoints trained or imported by users of the app (not shipped; ignored by git).
+USER_CHECKPOINT_DIR = Path(os.environ.get("VAE_USER_CHECKPOINT_DIR", REPO_ROOT / "user_checkpoints"))

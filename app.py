@@ -1,0 +1,21 @@
+"""Why does a VAE decoder end in a sigmoid? An interactive answer (``streamlit run app.py``)."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Why the sigmoid? - VAE decoder explorer", page_icon="🎚️", layout="wide")
+
+PAGES = [
+    st.Page("pages/explorer.py", title="Latent explorer", icon="🎚️", default=True),
+    st.Page("pages/reconstructions.py", title="Reconstructions and likelihoods", icon="🔁"),
+    st.Page("pages/heads.py", title="Activation comparison", icon="📊"),
+    st.Page("pages/latent_map.py", title="Latent map and interpolation", icon="🗺️"),
+    st.Page("pages/train.py", title="Train a variant", icon="🏋️"),
+    st.Page("pages/import_checkpoint.py", title="Import a checkpoint", icon="📥"),
+]
+
+with st.sidebar:
+    st.markdown(
+        "**The question:** *\"Why does the decoder use a sigmoid on the last layer? I removed it and the "
+        "results still look nice.\"* Each page shows one part of the answer with real trained models.")
+
+st.navigation(PAGES).run()

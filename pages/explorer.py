@@ -1,0 +1,135 @@
+"""Latent explorer: move z and watch the sigmoid and the raw decoder turn it into pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ui import figures, loaders, state
+from vae.data import LABEL_NAMES
+from vae.display import DISPLAY_MODES, as_image, out_of_range_overlay
+from vae.explore import chi2_quantile, decode, encode_mean
+
+VIEWS = {"sigmoid": "Sigmoid decoder", "raw": "Raw decoder", "both": "Side by side"}
+
+
+def choose_models() -> tuple[str, str, str]:
+    """Dataset and the two checkpoints playing 'sigmoid decoder' and 'raw decoder'."""
+    cat = loaders.catalog()
+    datasets = sorted({c.dataset for c in cat.checkpoints.values()}, key=lambda d: d != "mnist")
+    dataset = st.selectbox("Dataset", datasets, key="dataset")
+    names = [n for n, c in cat.checkpoints.items() if c.dataset == dataset]
+    default_left = cat.name_of(cat.first(dataset=dataset, head="sigmoid", latent=20) or cat.select(dataset=dataset)[0])
+    with st.expander("Which checkpoints play the two decoders"):
+        left = st.selectbox("Sigmoid decoder", names, index=names.index(default_left), key="left",
+                            help="Any checkpoint can be chosen; the default is the shipped sigmoid model.")
+        latent = cat.checkpoints[left].config.latent
+        same_latent = [n for n in names if cat.checkpoints[n].config.latent == latent]
+        default_right = next((n for n in same_latent if cat.checkpoints[n].head.name == "raw"), same_latent[0])
+        right = st.selectbox("Raw decoder", same_latent, index=same_latent.index(default_right), key="right",
+                             help="Only checkpoints with the same latent size can decode the same z.")
+    return dataset, left, right
+
+
+def _randomize(latent: int) -> None:
+    state.set_z(np.random.default_rng().standard_normal(latent))
+
+
+def _from_digit(name: str, index: int) -> None:
+    ckpt = loaders.checkpoint(name)
+    state.set_z(encode_mean(ckpt, loaders.sample_floats(ckpt.dataset)[index])[0])
+
+
+def z_controls(left: str, latent: int) -> np.ndarray:
+    """Buttons and one slider per latent dimension; returns the current z."""
+    ckpt = loaders.checkpoint(left)
+    split = loaders.sample(ckpt.dataset)
+    b1, b2, b3, b4 = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
+    b1.button("Random z ~ N(0, I)", on_click=_randomize, args=(latent,), use_container_width=True)
+    b2.button("Reset to 0", on_click=state.set_z, args=(np.zeros(latent),), use_container_width=True)
+    names = LABEL_NAMES[ckpt.dataset]
+    index = b3.selectbox("Sample digit", range(len(split)), key="digit_index",
+                         format_func=lambda i: f"#{i} ({names[int(split.labels[i])]})")
+    b4.button("Start from this digit", on_click=_from_digit, args=(left, index), use_container_width=True,
+              help="z becomes the digit's posterior mean under the sigmoid decoder's encoder")
+    z0 = state.get_z(latent)
+    cols = st.columns(5)
+    for i in range(latent):
+        key = state.slider_key(i)
+        if key not in st.session_state:
+            st.session_state[key] = float(z0[i])
+        cols[i % 5].slider(f"z{i + 1}", -state.Z_LIMIT, state.Z_LIMIT, step=state.Z_STEP, key=key, format="%.2f σ")
+    z = np.array([st.session_state[state.slider_key(i)] for i in range(latent)])
+    st.session_state[state.Z_KEY] = [float(v) for v in z]
+    return z
+
+
+def decoder_column(name: str, z: np.ndarray, mode: str, dataset: str) -> None:
+    """Image, out-of-range counts and histograms of one decoder at z."""
+    ckpt = loaders.checkpoint(name)
+    head = ckpt.head
+    out = decode(ckpt, z)
+    n = out.pixels.size
+    st.markdown(f"**{head.title}** · `{name}`")
+    if head.bounded:
+        st.image(as_image(out.pixels, "clip"), caption=f"{head.activation}: every value in [0, 1]", width=224)
+    else:
+        a, b = st.columns(2)
+        a.image(as_image(out.pixels, mode), caption=f"shown with {DISPLAY_MODES[mode]}", width=224)
+        b.image(out_of_range_overlay(out.pixels), caption="what is really there: blue < 0, red > 1", width=224)
+    st.markdown(f"Below 0: **{out.below}** ({100 * out.below / n:.1f}%) · above 1: **{out.above}** "
+                f"({100 * out.above / n:.1f}%) · range [{out.pixels.min():.2f}, {out.pixels.max():.2f}]")
+    st.plotly_chart(figures.pixel_histogram(out.pixels, loaders.data_histogram(dataset), "Output pixel values",
+                                            color=figures.COLORS.get(head.name, "#1f77b4")),
+                    config=figures.STATIC, key=f"hist_{name}")
+    if head.name in ("sigmoid", "logits", "continuous-bernoulli"):
+        st.plotly_chart(figures.logit_histogram(out.pre), config=figures.STATIC, key=f"logits_{name}")
+
+
+@st.fragment
+def latent_panel(dataset: str, left: str, right: str, view: str, mode: str) -> None:
+    """Everything a slider move changes; reruns alone so models and page chrome are untouched."""
+    latent = loaders.checkpoint(left).config.latent
+    z = z_controls(left, latent)
+    state.write_url(z, dataset=dataset, left=left, right=right, view=view, display=mode)
+    sq, limit = float(z @ z), chi2_quantile(latent)
+    if sq > limit:
+        st.warning(f"‖z‖² = {sq:.1f} is beyond the 99.9% quantile of χ²({latent}) = {limit:.1f}: this z is far "
+                   "outside the prior, where training almost never sent the decoder. Expect odd images and, for "
+                   "the raw decoder, more values outside [0, 1].")
+    shown = {"sigmoid": [left], "raw": [right], "both": [left, right]}[view]
+    for col, name in zip(st.columns(len(shown)), shown):
+        with col:
+            decoder_column(name, z, mode, dataset)
+
+
+def main() -> None:
+    st.title("Why does the decoder end in a sigmoid?")
+    st.markdown(
+        "The classic PyTorch VAE decodes with `torch.sigmoid(fc4(h))`. Pixels from `ToTensor()` lie in "
+        "**[0, 1]**, and the loss, binary cross-entropy, is the likelihood of a Bernoulli whose mean must be "
+        "in [0, 1] too. The sigmoid guarantees that range. Remove it (and train with MSE instead, because BCE "
+        "then refuses the outputs) and the network has to *learn* the range: the images still look fine, "
+        "because the way they are displayed hides the values that left [0, 1]. The histograms below show them.")
+    state.init_from_url({"view": tuple(VIEWS), "display": tuple(DISPLAY_MODES),
+                         "dataset": ("mnist", "fashion-mnist"), "left": tuple(loaders.catalog().checkpoints),
+                         "right": tuple(loaders.catalog().checkpoints)})
+    dataset, left, right = choose_models()
+    c1, c2 = st.columns([1, 2])
+    view = c1.segmented_control("Decoder", list(VIEWS), format_func=VIEWS.get, key="view", default="both",
+                                required=True)
+    mode = c2.radio("Show the raw decoder's values with", list(DISPLAY_MODES), format_func=DISPLAY_MODES.get,
+                    key="display", horizontal=True,
+                    help="st.image itself refuses float images outside [0, 1] unless clamp=True "
+                         "('Data is outside [0.0, 1.0] and clamp is not set.'), which clips them.")
+    if mode != "clip" or view != "sigmoid":
+        st.caption({
+            "clip": "Clipping (what `save_image` and `st.image(clamp=True)` do) maps every negative value to black "
+                    "and every value above 1 to white: the image looks clean although the decoder said otherwise.",
+            "minmax": "Min-max rescaling stretches whatever range came out onto black..white: any range looks fine.",
+            "wrap": "`(x*255).astype(uint8)` wraps around: a slightly negative pixel becomes almost white.",
+        }[mode])
+    latent_panel(dataset, left, right, view, mode)
+
+
+main()

@@ -1,0 +1,135 @@
+"""Plotly figures. Kept small on purpose: pre-binned bars, fixed axes, no mode bar,
+so a slider move sends a few kilobytes and the browser redraws quickly."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from vae.display import histogram
+from vae.heads import HEADS
+
+from .loaders import HIST_BINS, HIST_HI, HIST_LO
+
+STATIC = {"displayModeBar": False, "staticPlot": True}
+COLORS = {"sigmoid": "#1f77b4", "raw": "#d62728", "logits": "#2ca02c",
+          "continuous-bernoulli": "#9467bd", "clamp": "#ff7f0e", "data": "#7f7f7f"}
+_MARGIN = dict(l=10, r=10, t=36, b=10)
+
+
+def _centres() -> np.ndarray:
+    edges = np.linspace(HIST_LO, HIST_HI, HIST_BINS + 1)
+    return (edges[:-1] + edges[1:]) / 2
+
+
+def _shade_unit_band(fig: go.Figure) -> None:
+    fig.add_vrect(x0=0, x1=1, fillcolor="rgba(44,160,44,0.10)", line_width=0, layer="below")
+    for x in (0, 1):
+        fig.add_vline(x=x, line_width=1, line_dash="dot", line_color="rgba(44,160,44,0.8)")
+
+
+def pixel_histogram(values: np.ndarray, data_fraction: np.ndarray, title: str,
+                    color: str = COLORS["sigmoid"], height: int = 230) -> go.Figure:
+    """Histogram of one image's output values (percent of pixels, log scale) over the
+    fixed range [-1, 2], the [0, 1] band shaded, the data's pixel histogram overlaid."""
+    counts, _ = histogram(values, HIST_LO, HIST_HI, HIST_BINS)
+    v = np.asarray(values)
+    below, above, n = int((v < 0).sum()), int((v > 1).sum()), v.size
+    pct = np.where(counts > 0, 100 * counts / n, np.nan)
+    fig = go.Figure()
+    fig.add_bar(x=_centres(), y=pct, marker_color=color, name="this image", width=(HIST_HI - HIST_LO) / HIST_BINS)
+    fig.add_scatter(x=_centres(), y=np.where(data_fraction > 0, 100 * data_fraction, np.nan), mode="lines",
+                    line=dict(color=COLORS["data"], width=1.5, shape="hvh"), name="MNIST pixels")
+    _shade_unit_band(fig)
+    fig.update_layout(
+        title=dict(text=f"{title}<br><sup>{below} below 0 ({100 * below / n:.1f}%), "
+                        f"{above} above 1 ({100 * above / n:.1f}%)</sup>", font=dict(size=13)),
+        height=height, margin=_MARGIN, bargap=0, showlegend=False,
+        xaxis=dict(range=[HIST_LO, HIST_HI], title=None, fixedrange=True),
+        yaxis=dict(type="log", range=[-1.3, 2.05], title="% of pixels", fixedrange=True),
+    )
+    return fig
+
+
+def logit_histogram(pre: np.ndarray, height: int = 230) -> go.Figure:
+    """Pre-activation logits of a sigmoid decoder with the sigmoid curve that maps them into (0, 1)."""
+    lo, hi, bins = -20.0, 10.0, 60
+    counts, edges = histogram(pre, lo, hi, bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    t = np.linspace(lo, hi, 121)
+    fig = go.Figure()
+    fig.add_bar(x=centres, y=np.where(counts > 0, counts, np.nan), marker_color="#aec7e8", name="logits",
+                width=(hi - lo) / bins)
+    fig.add_scatter(x=t, y=1 / (1 + np.exp(-t)), yaxis="y2", mode="lines", line=dict(color="#1f77b4"),
+                    name="sigmoid(t)")
+    fig.update_layout(
+        title=dict(text="Pre-activation logits and the sigmoid that maps them into (0, 1)", font=dict(size=13)),
+        height=height, margin=_MARGIN, bargap=0, showlegend=False,
+        xaxis=dict(range=[lo, hi], title=None, fixedrange=True),
+        yaxis=dict(title="pixels", fixedrange=True, rangemode="tozero"),
+        yaxis2=dict(overlaying="y", side="right", range=[-0.05, 1.05], title="sigmoid", fixedrange=True),
+    )
+    return fig
+
+
+def overlaid_histograms(values_by_head: dict[str, np.ndarray], data_fraction: np.ndarray | None,
+                        title: str, height: int = 320) -> go.Figure:
+    """Several heads' output-value histograms as step lines on one log-scaled axis."""
+    fig = go.Figure()
+    for name, values in values_by_head.items():
+        counts, _ = histogram(values, HIST_LO, HIST_HI, HIST_BINS)
+        frac = counts / max(np.asarray(values).size, 1)
+        fig.add_scatter(x=_centres(), y=np.where(frac > 0, 100 * frac, np.nan), mode="lines", name=name,
+                        line=dict(shape="hvh", width=2, color=COLORS.get(name.split(" ")[0])))
+    if data_fraction is not None:
+        fig.add_scatter(x=_centres(), y=np.where(data_fraction > 0, 100 * data_fraction, np.nan), mode="lines",
+                        name="data", line=dict(shape="hvh", width=2, dash="dot", color=COLORS["data"]))
+    _shade_unit_band(fig)
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=height, margin=_MARGIN,
+                      xaxis=dict(range=[HIST_LO, HIST_HI], title="output value"),
+                      yaxis=dict(type="log", title="% of pixels"), legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def activation_curves(lo: float = -8.0, hi: float = 8.0) -> go.Figure:
+    """Each head's pixel value as a function of the decoder's pre-activation output."""
+    import torch
+
+    t = torch.linspace(lo, hi, 401)
+    fig = go.Figure()
+    for name, head in HEADS.items():
+        fig.add_scatter(x=t.numpy(), y=head.pixels(t).numpy(), mode="lines", name=f"{name}: {head.activation}",
+                        line=dict(color=COLORS[name], width=2))
+    _shade_unit_band(fig)
+    fig.update_layout(title="Pixel value shown for each pre-activation value", height=360, margin=_MARGIN,
+                      xaxis_title="decoder output before the activation (logit)", yaxis_title="pixel value",
+                      yaxis=dict(range=[-1.2, 2.2]), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def loss_curves(histories: dict[str, list[dict]], key: str = "test_loss") -> go.Figure:
+    """Per-epoch loss of several checkpoints (nats per image; families are not comparable)."""
+    fig = go.Figure()
+    for name, history in histories.items():
+        fig.add_scatter(x=[h["epoch"] for h in history], y=[h[key] for h in history], mode="lines+markers",
+                        name=name, line=dict(color=COLORS.get(name.split(" ")[0])))
+    fig.update_layout(title=f"{key.replace('_', ' ')} per epoch (nats/image)", height=320, margin=_MARGIN,
+                      xaxis_title="epoch", yaxis_title="-ELBO", legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def latent_scatter(mu: np.ndarray, labels: np.ndarray, label_names: tuple[str, ...],
+                   marker: tuple[float, float] | None = None) -> go.Figure:
+    """2-D posterior means of the sample, coloured by label; click a point to decode it."""
+    fig = go.Figure()
+    for k, name in enumerate(label_names):
+        sel = labels == k
+        fig.add_scattergl(x=mu[sel, 0], y=mu[sel, 1], mode="markers", name=name,
+                          marker=dict(size=5, opacity=0.7), customdata=np.flatnonzero(sel))
+    if marker is not None:
+        fig.add_scatter(x=[marker[0]], y=[marker[1]], mode="markers", name="decoded",
+                        marker=dict(symbol="x", size=14, color="black"))
+    fig.update_layout(height=460, margin=_MARGIN, xaxis=dict(range=[-4, 4], title="z1"),
+                      yaxis=dict(range=[-4, 4], title="z2", scaleanchor="x"), legend=dict(orientation="h", y=-0.15),
+                      title="Sample digits encoded (posterior means) - click anywhere on a point to decode it")
+    return fig

@@ -1,0 +1,69 @@
+"""Cached loaders: models and samples are loaded once per server and shared by sessions.
+
+Models are read-only after loading (eval mode, no grad, inference_mode), so one copy
+can serve every session's thread.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from vae.catalog import Catalog, load_catalog
+from vae.checkpoints import Checkpoint
+from vae.data import Split, load_sample
+from vae.display import histogram
+from vae.explore import encode_mean
+from vae.jobs import TrainingRunner
+
+# Pixel-value histograms use one fixed binning everywhere so figures line up.
+HIST_LO, HIST_HI, HIST_BINS = -1.0, 2.0, 60
+
+
+@st.cache_resource(show_spinner="Loading checkpoints ...")
+def catalog() -> Catalog:
+    """Every valid checkpoint (shipped + user); cleared after an import or a training run."""
+    return load_catalog()
+
+
+def refresh_catalog() -> None:
+    """Forget the cached catalog and the per-model caches so new checkpoints show up."""
+    catalog.clear()
+    sample_encodings.clear()
+
+
+@st.cache_resource(show_spinner=False)
+def sample(dataset: str) -> Split:
+    """The shipped test-set sample for ``dataset``."""
+    return load_sample(dataset)
+
+
+@st.cache_resource(show_spinner=False)
+def sample_floats(dataset: str) -> np.ndarray:
+    """The sample as (N, 784) float32 in [0, 1]."""
+    return sample(dataset).as_float().numpy()
+
+
+@st.cache_data(show_spinner=False)
+def data_histogram(dataset: str) -> np.ndarray:
+    """Fraction of the sample's pixels in each fixed bin: the reference the outputs are drawn against."""
+    counts, _ = histogram(sample_floats(dataset), HIST_LO, HIST_HI, HIST_BINS)
+    return counts / counts.sum()
+
+
+@st.cache_resource(show_spinner=False)
+def sample_encodings(name: str) -> np.ndarray:
+    """Posterior means of the whole sample under checkpoint ``name``."""
+    ckpt = catalog().checkpoints[name]
+    return encode_mean(ckpt, sample_floats(ckpt.dataset))
+
+
+@st.cache_resource
+def runner() -> TrainingRunner:
+    """The one background-training runner of this server."""
+    return TrainingRunner()
+
+
+def checkpoint(name: str) -> Checkpoint:
+    return catalog().checkpoints[name]
+

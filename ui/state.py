@@ -1,0 +1,76 @@
+"""Session state shared between pages, and its mirror in the URL query string.
+
+``z`` (the latent point) lives under one session-state key so every page decodes the
+same point; the explorer writes it to ``?z=...`` together with its view settings so a
+view can be shared as a link.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+Z_KEY = "z"
+Z_LIMIT = 3.0  # sliders span +-3 prior standard deviations
+Z_STEP = 0.05
+
+
+def slider_key(i: int) -> str:
+    return f"z_slider_{i}"
+
+
+def parse_z(text: str, max_len: int = 128) -> np.ndarray | None:
+    """z from a comma-separated query value; None if malformed. Values are clipped to the slider range."""
+    try:
+        values = [float(v) for v in text.split(",")][:max_len + 1]
+    except ValueError:
+        return None
+    if not 0 < len(values) <= max_len or not all(np.isfinite(values)):
+        return None
+    return np.clip(np.round(np.asarray(values) / Z_STEP) * Z_STEP, -Z_LIMIT, Z_LIMIT)
+
+
+def format_z(z: np.ndarray) -> str:
+    return ",".join(f"{v:g}" for v in np.round(np.asarray(z, dtype=float), 2))
+
+
+def get_z(latent: int) -> np.ndarray:
+    """The shared latent point, resized to ``latent`` dimensions (zeros when unset)."""
+    stored = st.session_state.get(Z_KEY)
+    z = np.zeros(latent)
+    if stored is not None:
+        stored = np.asarray(stored, dtype=float)[:latent]
+        z[:len(stored)] = stored
+    return z
+
+
+def set_z(z: np.ndarray) -> None:
+    """Set the shared point and the explorer's sliders (call from callbacks or before the sliders)."""
+    z = np.clip(np.round(np.asarray(z, dtype=float) / Z_STEP) * Z_STEP, -Z_LIMIT, Z_LIMIT)
+    st.session_state[Z_KEY] = [float(v) for v in z]
+    for i, v in enumerate(z):
+        st.session_state[slider_key(i)] = float(v)
+    for i in range(len(z), 128):  # a shorter z zeroes the remaining sliders
+        if slider_key(i) in st.session_state:
+            st.session_state[slider_key(i)] = 0.0
+
+
+def init_from_url(params: dict[str, tuple[str, ...]]) -> None:
+    """Once per session: take z and the given widget settings from the URL, when present and valid.
+
+    ``params`` maps a query key to the values its widget accepts.
+    """
+    if st.session_state.get("_url_loaded"):
+        return
+    st.session_state["_url_loaded"] = True
+    query = st.query_params
+    if "z" in query and (z := parse_z(query["z"])) is not None:
+        set_z(z)
+    for key, allowed in params.items():
+        if key in query and query[key] in allowed:
+            st.session_state[key] = query[key]
+
+
+def write_url(z: np.ndarray, **settings: str) -> None:
+    """Mirror the current view into the query string (no rerun is triggered)."""
+    st.query_params.update({"z": format_z(z), **settings})

@@ -1,0 +1,46 @@
+"""The set of checkpoints the app can choose from: shipped ones first, then the user's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .checkpoints import Checkpoint, discover
+from .paths import CHECKPOINT_DIR, USER_CHECKPOINT_DIR
+
+USER_PREFIX = "user/"
+
+
+@dataclass
+class Catalog:
+    """Validated checkpoints by name, plus one error line per file that failed validation."""
+
+    checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def select(self, *, dataset: str | None = None, latent: int | None = None,
+               head: str | None = None) -> list[Checkpoint]:
+        """Checkpoints matching every given criterion, in catalog order (shipped first)."""
+        return [c for c in self.checkpoints.values()
+                if (dataset is None or c.dataset == dataset)
+                and (latent is None or c.config.latent == latent)
+                and (head is None or c.head.name == head)]
+
+    def first(self, **criteria) -> Checkpoint | None:
+        """The first checkpoint matching ``criteria`` (see :meth:`select`), or None."""
+        found = self.select(**criteria)
+        return found[0] if found else None
+
+    def name_of(self, ckpt: Checkpoint) -> str:
+        return next(name for name, c in self.checkpoints.items() if c is ckpt)
+
+
+def load_catalog(shipped: Path = CHECKPOINT_DIR, user: Path = USER_CHECKPOINT_DIR) -> Catalog:
+    """Read and validate every checkpoint in the shipped and the user folder."""
+    catalog = Catalog()
+    for folder, prefix in ((shipped, ""), (user, USER_PREFIX)):
+        found, errors = discover(folder)
+        catalog.errors.extend(errors)
+        for ckpt in found:
+            catalog.checkpoints[prefix + ckpt.path.stem] = ckpt
+    return catalog

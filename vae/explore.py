@@ -1,0 +1,106 @@
+"""Inference for the explorer: decode a latent point, encode digits, score one image.
+
+Everything runs under ``torch.inference_mode`` on models that are never modified, so
+one cached model can serve many sessions (threads) at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.distributions import ContinuousBernoulli
+
+from .checkpoints import Checkpoint
+from .model import kl_to_standard_normal
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One decoder output: pre-activation values and the head's pixels, 784 each."""
+
+    pre: np.ndarray
+    pixels: np.ndarray
+
+    @property
+    def below(self) -> int:
+        return int((self.pixels < 0).sum())
+
+    @property
+    def above(self) -> int:
+        return int((self.pixels > 1).sum())
+
+
+def decode(ckpt: Checkpoint, z) -> Decoded:
+    """Decode one latent vector (length = the model's latent size)."""
+    return decode_many(ckpt, np.asarray(z, dtype=np.float32)[None])[0]
+
+
+def decode_many(ckpt: Checkpoint, z: np.ndarray) -> list[Decoded]:
+    """Decode a batch of latent vectors, shape (n, latent)."""
+    with torch.inference_mode():
+        pre = ckpt.model.decode(torch.as_tensor(np.asarray(z, dtype=np.float32)))
+        pixels = ckpt.head.pixels(pre)
+    return [Decoded(p, q) for p, q in zip(pre.numpy(), pixels.numpy())]
+
+
+def encode_mean(ckpt: Checkpoint, images: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Posterior means of flattened float images in [0, 1], shape (n, latent)."""
+    with torch.inference_mode():
+        x = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(-1, ckpt.config.input_dim)
+        mu, _ = ckpt.model.encode(x)
+    return mu.numpy()
+
+
+@dataclass(frozen=True)
+class Scores:
+    """How well one head reconstructs one image (z = posterior mean), in nats or counts."""
+
+    bce: float              # BCE of the pixels clipped into [0, 1]
+    mse: float              # summed squared error
+    cb_log_lik: float       # continuous-Bernoulli log-likelihood with lambda = clipped pixels
+    kl: float
+    below: int
+    above: int
+    bce_error: str | None   # what F.binary_cross_entropy says about the head's raw output
+
+
+def reconstruct(ckpt: Checkpoint, image: np.ndarray) -> tuple[Decoded, Scores]:
+    """Encode one image (28x28 or 784 floats in [0, 1]) to its mean and decode it."""
+    with torch.inference_mode():
+        x = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(1, -1)
+        mu, logvar = ckpt.model.encode(x)
+        pre = ckpt.model.decode(mu)
+        pixels = ckpt.head.pixels(pre)
+        # lambda is kept off exact 0/1, where the continuous Bernoulli density is degenerate
+        lam = pixels.clamp(1e-6, 1 - 1e-6).double()
+        scores = Scores(
+            bce=float(F.binary_cross_entropy(pixels.clamp(0, 1), x, reduction="sum")),
+            mse=float(F.mse_loss(pixels, x, reduction="sum")),
+            cb_log_lik=float(ContinuousBernoulli(probs=lam).log_prob(x.double()).sum()),
+            kl=float(kl_to_standard_normal(mu, logvar).sum()),
+            below=int((pixels < 0).sum()), above=int((pixels > 1).sum()),
+            bce_error=ckpt.head.bce_error(pre, x),
+        )
+    return Decoded(pre[0].numpy(), pixels[0].numpy()), scores
+
+
+@lru_cache(maxsize=None)
+def chi2_quantile(df: int, q: float = 0.999) -> float:
+    """The q-quantile of chi-squared with ``df`` degrees of freedom (bisection on torch's gammainc).
+
+    ||z||^2 of z ~ N(0, I_df) follows this law, so a larger value means z lies where the
+    prior (and so the training data) almost never put the decoder.
+    """
+    lo, hi = 0.0, float(df) + 40.0 * df ** 0.5 + 100.0
+    half_df = torch.tensor(df / 2, dtype=torch.float64)
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if float(torch.special.gammainc(half_df, torch.tensor(mid / 2, dtype=torch.float64))) < q:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2

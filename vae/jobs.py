@@ -1,0 +1,107 @@
+"""Background training for the app: one job at a time, in a thread, never blocking requests.
+
+The app keeps one :class:`TrainingRunner` for the whole server; any session may start a
+job when none runs (a second request gets :class:`Busy`), and every session can watch it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .checkpoints import CheckpointError
+from .data import DatasetError, load_split
+from .train import Progress, TrainConfig, TrainingError, train
+
+
+class Busy(RuntimeError):
+    """A training job is already running."""
+
+
+class _Cancelled(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A snapshot of the runner's job (immutable, safe to hand to any thread)."""
+
+    state: str = "idle"          # idle | loading | running | done | failed | cancelled
+    config: TrainConfig | None = None
+    out: Path | None = None
+    progress: Progress | None = None
+    history: tuple[dict, ...] = ()
+    error: str | None = None
+    started: float | None = None
+    finished: float | None = None
+    owner: str | None = None
+    message: str = field(default="")
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("loading", "running")
+
+
+class TrainingRunner:
+    """Runs at most one training job at a time in a daemon thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._status = JobStatus()
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def status(self) -> JobStatus:
+        with self._lock:
+            return self._status
+
+    def start(self, cfg: TrainConfig, out: Path, data_dir: Path, owner: str = "", download: bool = True) -> None:
+        """Start training ``cfg`` into ``out``; raises :class:`Busy` if a job is running."""
+        with self._lock:
+            if self._status.active:
+                s = self._status
+                raise Busy(f"a training job is already running ({s.config.head} head, latent {s.config.latent}, "
+                           f"started {time.time() - s.started:.0f} s ago); try again when it has finished")
+            self._cancel.clear()
+            self._status = JobStatus("loading", cfg, Path(out), started=time.time(), owner=owner,
+                                     message=f"loading {cfg.dataset}")
+            self._thread = threading.Thread(target=self._run, args=(cfg, Path(out), Path(data_dir), download),
+                                            name="vae-training", daemon=True)
+            self._thread.start()
+
+    def cancel(self) -> None:
+        """Ask the running job to stop after its current step (finished epochs stay saved)."""
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> JobStatus:
+        """Block until the current job ends (for scripts and tests)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.status()
+
+    def _update(self, **changes) -> None:
+        with self._lock:
+            self._status = replace(self._status, **changes)
+
+    def _on_progress(self, p: Progress) -> None:
+        if self._cancel.is_set():
+            raise _Cancelled
+        self._update(state="running", progress=p, history=tuple(p.history),
+                     message=f"epoch {p.epoch}/{p.epochs}, step {p.step}/{p.steps_per_epoch}")
+
+    def _run(self, cfg: TrainConfig, out: Path, data_dir: Path, download: bool) -> None:
+        try:
+            train_split = load_split(cfg.dataset, True, data_dir, download=download)
+            test_split = load_split(cfg.dataset, False, data_dir, download=download)
+            self._update(state="running", message="training")
+            train(cfg, out, train_split, test_split, progress=self._on_progress)
+            self._update(state="done", finished=time.time(), message=f"saved {out.name}")
+        except _Cancelled:
+            self._update(state="cancelled", finished=time.time(),
+                         message="cancelled" + (f"; {out.name} holds the finished epochs" if out.exists() else ""))
+        except (DatasetError, TrainingError, CheckpointError, ValueError, OSError) as err:
+            self._update(state="failed", finished=time.time(), error=str(err))
+        except Exception as err:  # a background thread must report, never die silently
+            self._update(state="failed", finished=time.time(), error=f"{type(err).__name__}: {err}")
