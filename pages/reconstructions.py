@@ -1,2 +1,69 @@
+"""Reconstructions and likelihoods: one digit through every head, scored the same ways."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
 import streamlit as st
-st.write("todo")
+
+from ui import digits, figures, loaders
+from vae.display import as_image, out_of_range_overlay
+from vae.explore import reconstruct, reconstruct_all
+
+
+@st.cache_data(show_spinner="Reconstructing the sample with every head ...", max_entries=16)
+def sample_outputs(name: str) -> np.ndarray:
+    """All output values of checkpoint ``name`` on its dataset's sample (cached per server)."""
+    ckpt = loaders.checkpoint(name)
+    return reconstruct_all(ckpt, loaders.sample_floats(ckpt.dataset))
+
+
+def main() -> None:
+    st.title("Reconstructions and likelihoods")
+    st.markdown(
+        "Encode a digit, decode it at its posterior mean, and compare heads with the **same** yardsticks: "
+        "BCE and MSE of the pixels, and the continuous-Bernoulli log-likelihood. The heads' own training losses "
+        "are different likelihood families (a Gaussian density is not a Bernoulli probability), so their "
+        "numbers cannot be compared directly. Feed the raw decoder's output to `F.binary_cross_entropy` and "
+        "PyTorch refuses it: that error is the loss telling you the sigmoid was part of the model.")
+    cat = loaders.catalog()
+    datasets = sorted({c.dataset for c in cat.checkpoints.values()}, key=lambda d: d != "mnist")
+    dataset = st.selectbox("Dataset", datasets, key="recon_dataset")
+    models = {n: c for n, c in cat.checkpoints.items() if c.dataset == dataset and c.config.latent > 2}
+    x, where = digits.pick_digit(dataset)
+    if x is None:
+        st.info(f"No digit yet: {where}.")
+        return
+
+    results = {name: reconstruct(ckpt, x) for name, ckpt in models.items()}
+    cols = st.columns(len(results) + 1)
+    cols[0].image(as_image(x.ravel()), caption=f"input: {where}", width=140)
+    for col, (name, (out, scores)) in zip(cols[1:], results.items()):
+        head = models[name].head
+        image = as_image(out.pixels) if head.bounded else out_of_range_overlay(out.pixels)
+        col.image(image, width=140, caption=f"{head.name}" + ("" if head.bounded else " (blue < 0, red > 1)"))
+
+    table = pd.DataFrame([{
+        "checkpoint": name, "head": models[name].head.name,
+        "BCE (nats)": s.bce, "MSE": s.mse, "cont. Bernoulli log-lik": s.cb_log_lik, "KL (nats)": s.kl,
+        "pixels < 0": s.below, "pixels > 1": s.above,
+        "F.binary_cross_entropy(output, x)": "accepted" if s.bce_error is None else f"RuntimeError: {s.bce_error}",
+    } for name, (_, s) in results.items()])
+    st.dataframe(table, hide_index=True, key="recon_table",
+                 column_config={c: st.column_config.NumberColumn(format="%.2f")
+                                for c in ("BCE (nats)", "MSE", "cont. Bernoulli log-lik", "KL (nats)")})
+    for name, (_, s) in results.items():
+        if s.bce_error:
+            st.markdown(f"`{name}` fed to `F.binary_cross_entropy`:")
+            st.code(f"RuntimeError: {s.bce_error}", language="text")
+    st.caption("BCE is computed on pixels clipped into [0, 1] (otherwise it could not be computed at all for the "
+               "raw head); the continuous-Bernoulli log-likelihood uses the clipped pixels as λ.")
+
+    st.subheader("Every output value on the whole sample")
+    st.plotly_chart(figures.overlaid_histograms(
+        {f"{models[n].head.name} ({n})": sample_outputs(n) for n in models}, loaders.data_histogram(dataset),
+        f"Output pixel values of each head over {len(loaders.sample(dataset))} sample images, against the data"),
+        key="recon_overlay")
+
+
+main()

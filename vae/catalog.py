@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoints import Checkpoint, discover
+from .heads import HEADS
 from .paths import CHECKPOINT_DIR, USER_CHECKPOINT_DIR
 
 USER_PREFIX = "user/"
@@ -41,6 +42,19 @@ def load_catalog(shipped: Path = CHECKPOINT_DIR, user: Path = USER_CHECKPOINT_DI
     for folder, prefix in ((shipped, ""), (user, USER_PREFIX)):
         found, errors = discover(folder)
         catalog.errors.extend(errors)
+        # Order the way the app lists them: MNIST first, then by the registry's head order.
+        found.sort(key=lambda c: (c.dataset != "mnist", list(HEADS).index(c.head.name), -c.config.latent))
         for ckpt in found:
             catalog.checkpoints[prefix + ckpt.path.stem] = ckpt
     return catalog
+
+
+def checkpoint_name(text: str) -> str:
+    """A safe file stem for a user checkpoint; ValueError if ``text`` is not one."""
+    import re
+
+    name = text.strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name) or name.endswith(".safetensors"):
+        raise ValueError(f"{text!r} is not a usable name: use 1-64 letters, digits, '_', '-' or '.', "
+                         "starting with a letter or digit, without the .safetensors suffix")
+    return name

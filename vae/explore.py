@@ -104,3 +104,27 @@ def chi2_quantile(df: int, q: float = 0.999) -> float:
         else:
             hi = mid
     return (lo + hi) / 2
+
+
+def reconstruct_all(ckpt: Checkpoint, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """The head's pixels for every image reconstructed at its posterior mean, shape (n, 784)."""
+    out = []
+    with torch.inference_mode():
+        x = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(-1, ckpt.config.input_dim)
+        for start in range(0, len(x), batch_size):
+            mu, _ = ckpt.model.encode(x[start:start + batch_size])
+            out.append(ckpt.head.pixels(ckpt.model.decode(mu)))
+    return torch.cat(out).numpy()
+
+
+def interpolate(z_a: np.ndarray, z_b: np.ndarray, steps: int) -> np.ndarray:
+    """``steps`` points on the straight line from z_a to z_b (both ends included)."""
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    return (1 - t) * np.asarray(z_a)[None] + t * np.asarray(z_b)[None]
+
+
+def grid_points(n: int, span: float = 3.0) -> np.ndarray:
+    """An n x n grid over [-span, span]^2, row-major with z2 decreasing down the rows."""
+    ticks = np.linspace(-span, span, n)
+    zz1, zz2 = np.meshgrid(ticks, ticks[::-1])
+    return np.stack([zz1.ravel(), zz2.ravel()], axis=1)
