@@ -72,11 +72,11 @@ def decoder_column(name: str, z: np.ndarray, mode: str, dataset: str) -> None:
     n = out.pixels.size
     st.markdown(f"**{head.title}** · `{name}`")
     if head.bounded:
-        st.image(as_image(out.pixels, "clip"), caption=f"{head.activation}: every value in [0, 1]", width=224)
+        st.image(as_image(out.pixels, "clip"), caption=f"{head.activation}: every value in [0, 1]", width=224, output_format="PNG")
     else:
         a, b = st.columns(2)
-        a.image(as_image(out.pixels, mode), caption=f"shown with {DISPLAY_MODES[mode]}", width=224)
-        b.image(out_of_range_overlay(out.pixels), caption="what is really there: blue < 0, red > 1", width=224)
+        a.image(as_image(out.pixels, mode), caption=f"shown with {DISPLAY_MODES[mode]}", width=224, output_format="PNG")
+        b.image(out_of_range_overlay(out.pixels), caption="what is really there: blue < 0, red > 1", width=224, output_format="PNG")
     st.markdown(f"Below 0: **{out.below}** ({100 * out.below / n:.1f}%) · above 1: **{out.above}** "
                 f"({100 * out.above / n:.1f}%) · range [{out.pixels.min():.2f}, {out.pixels.max():.2f}]")
     st.plotly_chart(figures.pixel_histogram(out.pixels, loaders.data_histogram(dataset), "Output pixel values",

@@ -48,7 +48,7 @@ def main() -> None:
     outputs = {name: decode(ckpt, z) for name, ckpt in models.items()}
     for col, (name, out) in zip(st.columns(len(outputs)), outputs.items()):
         head = models[name].head
-        col.image(as_image(out.pixels) if head.bounded else out_of_range_overlay(out.pixels), width=150,
+        col.image(as_image(out.pixels) if head.bounded else out_of_range_overlay(out.pixels), width=150, output_format="PNG",
                   caption=f"{head.name}: {out.below} < 0, {out.above} > 1")
     st.plotly_chart(figures.overlaid_histograms({models[n].head.name: o.pixels for n, o in outputs.items()},
                                                 loaders.data_histogram("mnist"), "Output values at this z"),

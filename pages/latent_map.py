@@ -29,7 +29,7 @@ def manifold(names: list[str], mode: str) -> None:
         pixels = np.stack([o.pixels for o in outs])
         frames = np.stack([render(p, ckpt.head.bounded, mode, 1) for p in pixels])
         outside = float(((pixels < 0) | (pixels > 1)).mean())
-        col.image(tile(frames, n, n), width="stretch",
+        col.image(tile(frames, n, n), width="stretch", output_format="PNG",
                   caption=f"{ckpt.head.title}: {100 * outside:.1f}% of all grid pixels outside [0, 1]")
 
 
@@ -51,7 +51,7 @@ def scatter_and_click(names: list[str], mode: str) -> None:
     for col, name in zip(st.columns(len(names) + 1)[1:], names):
         ckpt = loaders.checkpoint(name)
         out = decode_many(ckpt, z)[0]
-        col.image(render(out.pixels, ckpt.head.bounded, mode, 6), width=168,
+        col.image(render(out.pixels, ckpt.head.bounded, mode, 6), width=168, output_format="PNG",
                   caption=f"{ckpt.head.name} at z = ({point[0]:.2f}, {point[1]:.2f}): {out.below} < 0, {out.above} > 1")
 
 
@@ -73,7 +73,7 @@ def interpolation(dataset: str, mode: str) -> None:
         frames = [render(o.pixels, ckpt.head.bounded, mode, 4) for o in outs]
         strip = tile(np.stack(frames), 1, steps, pad=4)
         n_out = sum(o.below + o.above for o in outs)
-        st.image(strip, width="stretch", caption=f"{ckpt.head.title}: {n_out} pixel values outside [0, 1] along the path")
+        st.image(strip, width="stretch", output_format="PNG", caption=f"{ckpt.head.title}: {n_out} pixel values outside [0, 1] along the path")
         d1, d2, _ = st.columns([1, 1, 3])
         d1.download_button("PNG strip", png_bytes(strip), f"interpolation-{ckpt.head.name}-{a}-{b}.png",
                            "image/png", key=f"png_{ckpt.head.name}")

@@ -37,11 +37,11 @@ def main() -> None:
 
     results = {name: reconstruct(ckpt, x) for name, ckpt in models.items()}
     cols = st.columns(len(results) + 1)
-    cols[0].image(as_image(x.ravel()), caption=f"input: {where}", width=140)
+    cols[0].image(as_image(x.ravel()), caption=f"input: {where}", width=140, output_format="PNG")
     for col, (name, (out, scores)) in zip(cols[1:], results.items()):
         head = models[name].head
         image = as_image(out.pixels) if head.bounded else out_of_range_overlay(out.pixels)
-        col.image(image, width=140, caption=f"{head.name}" + ("" if head.bounded else " (blue < 0, red > 1)"))
+        col.image(image, width=140, output_format="PNG", caption=f"{head.name}" + ("" if head.bounded else " (blue < 0, red > 1)"))
 
     table = pd.DataFrame([{
         "checkpoint": name, "head": models[name].head.name,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .checkpoints import Checkpoint, discover
 from .heads import HEADS
-from .paths import CHECKPOINT_DIR, USER_CHECKPOINT_DIR
+from . import paths
 
 USER_PREFIX = "user/"
 
@@ -36,8 +36,10 @@ class Catalog:
         return next(name for name, c in self.checkpoints.items() if c is ckpt)
 
 
-def load_catalog(shipped: Path = CHECKPOINT_DIR, user: Path = USER_CHECKPOINT_DIR) -> Catalog:
-    """Read and validate every checkpoint in the shipped and the user folder."""
+def load_catalog(shipped: Path | None = None, user: Path | None = None) -> Catalog:
+    """Read and validate every checkpoint in the shipped and the user folder (defaults: vae.paths)."""
+    shipped = paths.CHECKPOINT_DIR if shipped is None else shipped
+    user = paths.USER_CHECKPOINT_DIR if user is None else user
     catalog = Catalog()
     for folder, prefix in ((shipped, ""), (user, USER_PREFIX)):
         found, errors = discover(folder)

@@ -1,0 +1,217 @@
+"""The Streamlit app, driven headlessly with streamlit.testing.v1.AppTest.
+
+Each page must render without an exception on the shipped checkpoints and sample;
+the explorer's widgets must change what is drawn, and what is drawn must be what the
+backend computes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import vae.paths
+from vae.checkpoints import load_checkpoint
+from ui.state import slider_key
+from vae.explore import chi2_quantile, decode
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dir(tmp_path, monkeypatch):
+    """User checkpoints go to a temporary folder; the shared catalog cache starts fresh."""
+    from ui import loaders
+
+    monkeypatch.setattr(vae.paths, "USER_CHECKPOINT_DIR", tmp_path / "user")
+    loaders.refresh_catalog()
+    yield tmp_path / "user"
+    loaders.refresh_catalog()
+
+
+def run_app(page: str | None = None, **query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params.update(query)
+    at.run()
+    if page is not None:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def z_values(at: AppTest, n: int = 20) -> list[float]:
+    """Slider values in latent order (the sliders are laid out in columns, so tree order differs)."""
+    return [at.slider(key=slider_key(i)).value for i in range(n)]
+
+
+def image_urls(at: AppTest) -> list[str]:
+    # Media URLs are content hashes: a different picture gets a different URL.
+    return [img.proto.imgs[0].url for img in at.get("image")]
+
+
+def shown_counts(at: AppTest) -> list[tuple[int, int]]:
+    pattern = re.compile(r"Below 0: \*\*(\d+)\*\*.*above 1: \*\*(\d+)\*\*")
+    return [tuple(map(int, m.groups())) for md in at.markdown if (m := pattern.search(md.value))]
+
+
+def test_every_page_file_is_registered_in_the_navigation():
+    app_source = (ROOT / "app.py").read_text()
+    assert PAGES and all(f'"{page}"' in app_source for page in PAGES)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_exception_and_explains_itself(page):
+    at = run_app(page)
+    assert at.title, "each page has a title"
+    assert any(len(md.value) > 200 for md in at.markdown), "each page explains what it shows"
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_explorer_has_one_slider_per_latent_dimension_in_prior_units():
+    at = run_app()
+    assert len(at.slider) == 20
+    assert all((s.min, s.max) == (-3.0, 3.0) for s in at.slider)
+
+
+def test_moving_a_slider_changes_the_decoded_images():
+    at = run_app()
+    before = image_urls(at)
+    at.slider[0].set_value(2.5).run()
+    after = image_urls(at)
+    assert len(before) == len(after) == 3  # sigmoid image, raw image, raw out-of-range overlay
+    assert all(a != b for a, b in zip(before, after))
+
+
+def test_decoder_toggle_switches_between_sigmoid_and_raw():
+    at = run_app()
+    at.segmented_control[0].set_value("sigmoid").run()
+    assert [m.value for m in at.markdown if "·" in m.value and "`mnist-" in m.value] == [
+        "**Sigmoid + Bernoulli (BCE)** · `mnist-sigmoid-z20`"]
+    at.segmented_control[0].set_value("raw").run()
+    assert [m.value for m in at.markdown if "·" in m.value and "`mnist-" in m.value] == [
+        "**Raw (identity) + Gaussian (MSE)** · `mnist-raw-z20`"]
+
+
+def test_out_of_range_counts_shown_equal_the_backends():
+    z = np.zeros(20)
+    z[:3] = [1.5, -2.0, 0.5]
+    at = run_app(z=",".join(map(str, z)))
+    backend = []
+    for name in ("mnist-sigmoid-z20", "mnist-raw-z20"):
+        out = decode(load_checkpoint(vae.paths.CHECKPOINT_DIR / f"{name}.safetensors"), z)
+        backend.append((out.below, out.above))
+    assert shown_counts(at) == backend
+    assert backend[0] == (0, 0) and sum(backend[1]) > 0, "the raw decoder leaves [0, 1], the sigmoid cannot"
+
+
+def test_state_round_trips_through_the_url():
+    at = run_app(z="1,-1,0.5", view="raw", display="wrap")
+    assert z_values(at)[:4] == [1.0, -1.0, 0.5, 0.0]
+    assert at.segmented_control[0].value == "raw" and at.radio[0].value == "wrap"
+    at.slider(key=slider_key(3)).set_value(2.0).run()
+    assert at.query_params["z"].startswith("1,-1,0.5,2,0")
+    assert at.query_params["view"] == "raw"
+
+
+def test_malformed_url_state_is_ignored():
+    at = run_app(z="1,nan,x", view="nonsense")
+    assert all(s.value == 0.0 for s in at.slider)
+    assert at.segmented_control[0].value == "both"
+
+
+def test_reset_random_and_start_from_digit_buttons_set_z():
+    at = run_app(z="1,1,1")
+    buttons = {b.label: b for b in at.button}
+    buttons["Reset to 0"].click().run()
+    assert all(s.value == 0.0 for s in at.slider)
+    {b.label: b for b in at.button}["Random z ~ N(0, I)"].click().run()
+    assert any(s.value != 0.0 for s in at.slider)
+    {b.label: b for b in at.button}["Start from this digit"].click().run()
+    from vae.data import load_sample
+    from vae.explore import encode_mean
+
+    ckpt = load_checkpoint(vae.paths.CHECKPOINT_DIR / "mnist-sigmoid-z20.safetensors")
+    mu = encode_mean(ckpt, load_sample().as_float()[:1])[0]
+    np.testing.assert_allclose(z_values(at), np.clip(mu, -3, 3), atol=0.026)
+
+
+def test_z_far_outside_the_prior_gets_a_warning():
+    at = run_app(z=",".join(["3"] * 20))
+    assert 9 * 20 > chi2_quantile(20)
+    assert any("outside the prior" in w.value for w in at.warning)
+    at = run_app(z="0.5")
+    assert not at.warning
+
+
+def test_reconstructions_page_shows_pytorchs_bce_error_for_the_raw_head():
+    at = run_app("pages/reconstructions.py")
+    table = at.dataframe[0].value
+    raw = table[table["head"] == "raw"].iloc[0]
+    sigmoid = table[table["head"] == "sigmoid"].iloc[0]
+    assert "all elements of input should be between 0 and 1" in raw["F.binary_cross_entropy(output, x)"]
+    assert sigmoid["F.binary_cross_entropy(output, x)"] == "accepted"
+    assert any("between 0 and 1" in c.value for c in at.code)
+
+
+def test_reconstructions_page_accepts_an_uploaded_digit_and_refuses_a_non_image():
+    import io
+
+    from PIL import Image
+
+    at = run_app("pages/reconstructions.py")
+    at.radio(key="recon_source").set_value("upload").run()
+    digit = np.zeros((64, 48), dtype=np.uint8)
+    digit[10:54, 20:28] = 255  # a "1", white on black
+    buf = io.BytesIO()
+    Image.fromarray(digit).save(buf, format="PNG")
+    at.file_uploader[0].set_value(("one.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception and len(at.dataframe[0].value) == 5
+    at.file_uploader[0].set_value(("fake.png", b"not an image at all", "image/png")).run()
+    assert not at.exception
+    assert any("fake.png" in e.value and "not an image" in e.value for e in at.error)
+
+
+def test_activation_comparison_lists_every_head_with_its_metrics():
+    at = run_app("pages/heads.py")
+    table = at.dataframe[0].value
+    assert set(table["head"]) == {"sigmoid", "raw", "logits", "continuous-bernoulli", "clamp"}
+    raw = table[table["head"] == "raw"].iloc[0]
+    assert raw["% < 0"] > 1 and table[table["head"] == "sigmoid"].iloc[0]["% < 0"] == 0
+
+
+def test_latent_map_decodes_a_grid_for_both_latent_2_decoders():
+    at = run_app("pages/latent_map.py")
+    captions = [img.proto.imgs[0].caption for img in at.get("image")]
+    assert any(c.startswith("Sigmoid") and "outside [0, 1]" in c for c in captions)
+    assert any(c.startswith("Raw") and "outside [0, 1]" in c for c in captions)
+
+
+def test_import_page_rejects_a_bad_file_and_keeps_running(isolated_user_dir):
+    at = run_app("pages/import_checkpoint.py")
+    at.file_uploader[0].set_value(("evil.pt", b"\x80\x04garbage", "application/octet-stream")).run()
+    at.button(key="import_go").click().run()
+    assert not at.exception
+    assert any("evil.pt" in e.value for e in at.error)
+    assert not isolated_user_dir.exists() or not any(isolated_user_dir.iterdir())
+
+
+def test_import_page_imports_a_classic_state_dict_and_makes_it_selectable(isolated_user_dir, tmp_path):
+    import io
+
+    ckpt = load_checkpoint(vae.paths.CHECKPOINT_DIR / "mnist-sigmoid-z20.safetensors")
+    buf = io.BytesIO()
+    torch.save(ckpt.model.state_dict(), buf)
+    at = run_app("pages/import_checkpoint.py")
+    at.file_uploader[0].set_value(("classic_vae.pt", buf.getvalue(), "application/octet-stream")).run()
+    at.button(key="import_go").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert (isolated_user_dir / "classic_vae.safetensors").is_file()
+    at = run_app()
+    left = at.selectbox(key="left")
+    assert "user/classic_vae" in left.options
