@@ -190,14 +190,19 @@ def summary(ckpt: Checkpoint) -> str:
             f"  test:    -ELBO {_fmt(m.get('neg_elbo'))} nats/image (z = mean: {_fmt(m.get('neg_elbo_mean_z'))}), "
             f"KL {_fmt(m.get('kl'))}, BCE {_fmt(m.get('bce'))}, MSE {_fmt(m.get('mse'))}")
         lines.append(
-            f"  pixels:  {_fmt(100 * m.get('frac_below_0', float('nan')))}% below 0, "
-            f"{_fmt(100 * m.get('frac_above_1', float('nan')))}% above 1 "
+            f"  pixels:  {_fmt(_percent(m.get('frac_below_0')))}% below 0, "
+            f"{_fmt(_percent(m.get('frac_above_1')))}% above 1 "
             f"(range {_fmt(m.get('pixel_min'), '.3f')} .. {_fmt(m.get('pixel_max'), '.3f')})")
     return "\n".join(lines)
 
 
 def _fmt(value, spec: str = ".2f") -> str:
     return format(value, spec) if isinstance(value, (int, float)) else "?"
+
+
+def _percent(fraction):
+    # metadata is untrusted: anything but a number is shown as "?", not a crash
+    return 100 * fraction if isinstance(fraction, (int, float)) else None
 
 
 # --- reading -------------------------------------------------------------------------
@@ -236,7 +241,8 @@ def _read_safetensors(path: Path, label: str) -> tuple[dict[str, torch.Tensor], 
 
 def _read_state_dict(path: Path, label: str) -> dict[str, torch.Tensor]:
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as fh:  # a file object: torch.load would treat a *.safetensors *path* as safetensors
+            obj = torch.load(fh, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         detail = next((ln.strip() for ln in str(err).splitlines() if "Unsupported" in ln), _first_line(err))
         raise CheckpointError(f"{label}: refused to unpickle: the file needs more than plain tensors to load "

@@ -72,7 +72,10 @@ def load_split(dataset: str, train: bool, data_dir: str | Path = DEFAULT_DATA_DI
     _unpack_gzipped(folder)
     try:
         ds = cls(str(root), train=train, download=False)
-    except RuntimeError:
+    except RuntimeError as err:
+        if all((folder / name).is_file() for name in _RAW_FILES):
+            # The files are there but unreadable (e.g. cut short): downloading would not replace them.
+            raise DatasetError(_corrupt_message(dataset, folder, err)) from None
         if not download:
             raise DatasetError(_missing_message(dataset, folder, "download disabled")) from None
         try:
@@ -81,7 +84,7 @@ def load_split(dataset: str, train: bool, data_dir: str | Path = DEFAULT_DATA_DI
             reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
             raise DatasetError(_missing_message(dataset, folder, f"download failed: {reason}")) from None
     except Exception as err:  # torchvision's IDX parser asserts and raises assorted errors
-        raise DatasetError(f"{dataset} files in {folder} are corrupt or not IDX files ({type(err).__name__}: {err})") from None
+        raise DatasetError(_corrupt_message(dataset, folder, err)) from None
     return _checked(Split(dataset, ds.data, ds.targets.long()), f"{dataset} in {folder}")
 
 
@@ -114,6 +117,11 @@ def _missing_message(dataset: str, folder: Path, reason: str) -> str:
     return (f"{dataset} is not available ({reason}): put the four IDX files "
             f"({', '.join(_RAW_FILES)}, optionally .gz) in {folder}, or pass --data-dir "
             f"pointing at a folder that holds {folder.parent.name}/raw/, or run once with a network")
+
+
+def _corrupt_message(dataset: str, folder: Path, err: Exception) -> str:
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else "failed a format check"
+    return f"{dataset} files in {folder} are corrupt or not IDX files ({type(err).__name__}: {detail})"
 
 
 def _unpack_gzipped(folder: Path) -> None:

@@ -7,6 +7,7 @@ is also scored with the same two reconstruction metrics (BCE and MSE of its pixe
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -78,7 +79,8 @@ def evaluate(model: VAE, head: Head, images: torch.Tensor, seed: int = 0,
         totals["neg_elbo_mean_z"] += float((recon + kl).sum())
         totals["kl"] += float(kl.sum())
         totals["recon_nll"] += float(recon.sum())
-        totals["bce"] += float(F.binary_cross_entropy(pixels.clamp(0, 1), x, reduction="sum"))
+        clipped = pixels.clamp(0, 1)  # BCE raises on NaN; a diverged model scores NaN instead
+        totals["bce"] += float(F.binary_cross_entropy(clipped, x, reduction="sum")) if not clipped.isnan().any() else math.nan
         totals["mse"] += float(F.mse_loss(pixels, x, reduction="sum"))
         below += int((pixels < 0).sum())
         above += int((pixels > 1).sum())

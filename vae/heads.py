@@ -39,7 +39,10 @@ def _clip(pre: Tensor) -> Tensor:
 
 def _bernoulli_nll_of_probs(pre: Tensor, x: Tensor) -> Tensor:
     # The classic example's loss: BCE on sigmoid outputs (log terms clamped at -100).
-    return F.binary_cross_entropy(torch.sigmoid(pre), x, reduction="none").sum(-1)
+    # BCE raises on NaN inputs; a diverged model must score NaN (training stops cleanly) instead.
+    probs = torch.sigmoid(pre)
+    nan = probs.isnan()
+    return F.binary_cross_entropy(probs.masked_fill(nan, 0.5), x, reduction="none").masked_fill(nan, math.nan).sum(-1)
 
 
 def _bernoulli_nll_of_logits(pre: Tensor, x: Tensor) -> Tensor:

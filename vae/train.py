@@ -119,9 +119,7 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
             loss = head.nll(pre, x).sum() + kl_to_standard_normal(mu, logvar).sum()
             value = loss.item()
             if not math.isfinite(value):
-                raise TrainingError(
-                    f"loss became {value} at epoch {epoch}, step {step} (learning rate {cfg.lr:g} may be too high); "
-                    + (f"the last good checkpoint (epoch {epoch - 1}) is kept at {out}" if epoch > 1 else "no checkpoint was written"))
+                raise TrainingError(_diverged(f"loss became {value} at epoch {epoch}, step {step}", epoch, cfg, out))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -133,6 +131,10 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
                 progress(Progress(epoch, cfg.epochs, step, steps, total / seen, history=history))
         elapsed += time.perf_counter() - t0
         metrics = evaluate(model, head, x_test, seed=cfg.seed)
+        # The last step of an epoch is not followed by a loss check: never save what it broke.
+        if not all(math.isfinite(v) for v in metrics.to_dict().values() if isinstance(v, float)) or not math.isfinite(total):
+            raise TrainingError(_diverged(f"the model became non-finite during epoch {epoch} (test loss "
+                                          f"{metrics.neg_elbo}, train loss {total / seen})", epoch, cfg, out))
         history.append({"epoch": epoch, "train_loss": total / seen, "test_loss": metrics.neg_elbo,
                         "seconds": round(elapsed, 3)})
         print(f"====> epoch {epoch}: train loss {total / seen:.4f}, test loss {metrics.neg_elbo:.4f} "
@@ -147,6 +149,11 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
             progress(Progress(epoch, cfg.epochs, steps, steps, total / seen, metrics.neg_elbo, history))
     model.eval().requires_grad_(False)
     return Checkpoint(model.cpu(), head, meta, out)
+
+
+def _diverged(what: str, epoch: int, cfg: TrainConfig, out: Path) -> str:
+    return (f"{what} (learning rate {cfg.lr:g} may be too high); "
+            + (f"the last good checkpoint (epoch {epoch - 1}) is kept at {out}" if epoch > 1 else "no checkpoint was written"))
 
 
 def _bar(iterable, total: int, desc: str):

@@ -1,0 +1,353 @@
+"""vae.checkpoints: round trips, atomic writes, classic state dicts, and refusing bad files safely."""
+
+import io
+import json
+import pickle
+import random
+from pathlib import Path
+
+import pytest
+import safetensors.torch
+import torch
+
+import vae.checkpoints as checkpoints
+from backend_fixtures import ClassicVAE, small_model
+from vae.checkpoints import (
+    CheckpointError, build_metadata, discover, import_checkpoint, load_checkpoint, load_checkpoint_bytes, main,
+    save_checkpoint,
+)
+from vae.heads import HEADS
+from vae.model import VAEConfig
+
+UPLOAD_NAME = "my-upload.safetensors"
+
+
+def _create_marker(path):
+    """What a malicious pickle would run: proof that code from the file was executed."""
+    Path(path).write_text("code from the checkpoint ran")
+
+
+class RunsCodeWhenUnpickled:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (_create_marker, (self.marker,))
+
+
+def _meta(model, head="raw", **fields):
+    return build_metadata(head, model.config, dataset="mnist", epochs=3, seed=1, history=[], **fields)
+
+
+def _state(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def _safetensors_bytes(tensors, meta=None, raw_meta=None):
+    metadata = raw_meta if raw_meta is not None else ({checkpoints.METADATA_KEY: json.dumps(meta)} if meta else None)
+    return safetensors.torch.save({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata)
+
+
+def _torch_bytes(obj, **kwargs):
+    buffer = io.BytesIO()
+    torch.save(obj, buffer, **kwargs)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def model():
+    return small_model(latent=2, hidden=16, seed=0)
+
+
+@pytest.fixture
+def saved(tmp_path, model):
+    path = tmp_path / "good.safetensors"
+    save_checkpoint(path, model, _meta(model, metrics={"neg_elbo": 123.5}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def classic():
+    torch.manual_seed(1)
+    return ClassicVAE().eval()
+
+
+# --- round trip and atomic writes --------------------------------------------------------------
+
+def test_save_then_load_round_trips_weights_metadata_and_head(saved, model):
+    ckpt = load_checkpoint(saved)
+    for key, value in model.state_dict().items():
+        assert torch.equal(ckpt.model.state_dict()[key], value)
+    assert ckpt.head is HEADS["raw"]
+    assert ckpt.config == VAEConfig(latent=2, hidden=16)
+    assert ckpt.meta["format"] == checkpoints.FORMAT
+    assert ckpt.meta["epochs"] == 3 and ckpt.meta["metrics"] == {"neg_elbo": 123.5}
+    assert "torch" in ckpt.meta["versions"]
+    assert ckpt.path == saved and ckpt.name == "good"
+    assert not ckpt.model.training
+    assert not any(p.requires_grad for p in ckpt.model.parameters())
+
+
+def test_a_failing_writer_leaves_the_old_checkpoint_byte_identical(saved, model, monkeypatch):
+    before = saved.read_bytes()
+
+    def disk_full_halfway(tensors, filename, metadata=None):
+        Path(filename).write_bytes(b"half a checkpoint")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", disk_full_halfway)
+    with torch.no_grad():
+        model.fc1.weight.add_(1.0)
+    with pytest.raises(CheckpointError, match="No space left on device"):
+        save_checkpoint(saved, model, _meta(model))
+    assert saved.read_bytes() == before
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["good.safetensors"]
+
+
+def test_metadata_with_nan_is_refused_before_writing(tmp_path, model):
+    path = tmp_path / "nanmeta.safetensors"
+    with pytest.raises(ValueError):
+        save_checkpoint(path, model, _meta(model, metrics={"neg_elbo": float("nan")}))
+    assert not path.exists()
+
+
+# --- classic state dicts --------------------------------------------------------------------
+
+@pytest.mark.parametrize("zipfile", [True, False])
+def test_classic_state_dict_loads_with_a_head(tmp_path, classic, zipfile):
+    path = tmp_path / "vae_classic.pt"
+    torch.save(classic.state_dict(), path, _use_new_zipfile_serialization=zipfile)
+    ckpt = load_checkpoint(path, head="sigmoid")
+    assert ckpt.head is HEADS["sigmoid"]
+    assert ckpt.config == VAEConfig(latent=20, hidden=400)
+    assert ckpt.meta["head"] == "sigmoid"
+    z = torch.randn(3, 20)
+    assert torch.equal(torch.sigmoid(ckpt.model.decode(z)), classic.decode(z))
+
+
+def test_classic_state_dict_without_a_head_asks_for_one(tmp_path, classic):
+    path = tmp_path / "vae_classic.pt"
+    torch.save(classic.state_dict(), path)
+    with pytest.raises(CheckpointError, match="which output head") as info:
+        load_checkpoint(path)
+    assert "vae_classic.pt" in str(info.value)
+    for name in HEADS:
+        assert name in str(info.value)
+
+
+def test_a_head_that_contradicts_the_file_is_refused(saved):
+    with pytest.raises(CheckpointError, match="trained with head 'raw', not 'sigmoid'"):
+        load_checkpoint(saved, head="sigmoid")
+
+
+def test_import_writes_safetensors_with_metrics_on_the_sample(tmp_path, classic):
+    src = tmp_path / "vae_classic.pt"
+    torch.save(classic.state_dict(), src)
+    out = tmp_path / "imported.safetensors"
+    written = import_checkpoint(load_checkpoint(src, head="sigmoid"), out, source="imported from vae_classic.pt")
+    assert written.path == out
+    loaded = load_checkpoint(out)
+    metrics = loaded.meta["metrics"]
+    assert metrics["n_images"] == 2000 and "shipped mnist sample" in metrics["evaluated_on"]
+    assert 400 < metrics["neg_elbo"] < 700  # an untrained model: about 784 ln 2 = 543 nats
+    assert loaded.meta["source"] == "imported from vae_classic.pt" and loaded.head.name == "sigmoid"
+    for key, value in classic.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[key], value)
+
+
+def test_import_refuses_to_overwrite_or_to_write_another_format(tmp_path, saved):
+    ckpt = load_checkpoint(saved)
+    with pytest.raises(CheckpointError, match="already exists"):
+        import_checkpoint(ckpt, saved, source="x")
+    with pytest.raises(CheckpointError, match="must end in .safetensors"):
+        import_checkpoint(ckpt, tmp_path / "out.pt", source="x")
+
+
+# --- command line ---------------------------------------------------------------------------
+
+def test_cli_import_then_summary(tmp_path, classic, capsys):
+    src = tmp_path / "vae_classic.pt"
+    torch.save(classic.state_dict(), src)
+    out = tmp_path / "imported.safetensors"
+
+    assert main(["import", str(src), "--head", "sigmoid", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "head:    sigmoid" in printed and "652,824 parameters" in printed
+    assert "imported from vae_classic.pt" in printed
+    assert out.is_file()
+
+    assert main([str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(str(out)) and "-ELBO" in printed and "% below 0" in printed
+
+
+def test_cli_on_a_bad_file_exits_2_with_one_error_line(tmp_path, capsys):
+    bad = tmp_path / "garbage.safetensors"
+    bad.write_bytes(b"this is not a checkpoint at all")
+    assert main([str(bad)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: garbage.safetensors: ")
+    assert captured.out == ""
+
+
+def test_cli_import_of_a_code_running_pickle_exits_2_and_runs_nothing(tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    src = tmp_path / "evil.pt"
+    torch.save({"fc1.weight": RunsCodeWhenUnpickled(marker)}, src)
+    out = tmp_path / "out.safetensors"
+    assert main(["import", str(src), "--head", "sigmoid", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "refused to unpickle" in err[0]
+    assert not marker.exists() and not out.exists()
+
+
+def test_summary_survives_metrics_that_are_not_numbers(tmp_path, model, capsys):
+    path = tmp_path / "odd.safetensors"
+    save_checkpoint(path, model, _meta(model, metrics={"neg_elbo": None, "frac_below_0": None, "pixel_min": "x"}))
+    assert main([str(path)]) == 0
+    assert "?" in capsys.readouterr().out
+
+
+# --- bad files: every one is a CheckpointError naming the problem ---------------------------
+
+def _good_tensors():
+    return _state(small_model(latent=2, hidden=16, seed=0))
+
+
+def _good_meta():
+    return _meta(small_model(latent=2, hidden=16, seed=0))
+
+
+def _renamed(tensors):
+    tensors = dict(tensors)
+    tensors["encoder.weight"] = tensors.pop("fc1.weight")
+    return tensors
+
+
+def _poisoned(value):
+    tensors = _good_tensors()
+    tensors["fc3.weight"][0, 0] = value
+    return tensors
+
+
+def _classic_full_module():
+    torch.manual_seed(0)
+    return _torch_bytes(ClassicVAE())
+
+
+BAD_FILES = {
+    "zero-byte file": (lambda: b"", "empty"),
+    "random bytes": (lambda: b"\x13" + random.Random(0).randbytes(4095), "unrecognised content"),
+    "text file": (lambda: b"hello, I am not a model\n" * 20, "unrecognised content"),
+    "truncated inside the header": (lambda: _safetensors_bytes(_good_tensors(), _good_meta())[:200], "truncated"),
+    "truncated inside the tensor data": (
+        lambda: (lambda b: b[: len(b) - 1000])(_safetensors_bytes(_good_tensors(), _good_meta())),
+        "file not fully covered"),
+    "wrong key names with metadata": (lambda: _safetensors_bytes(_renamed(_good_tensors()), _good_meta()),
+                                      r"wrong tensor names \(missing fc1.weight; unexpected encoder.weight\)"),
+    "wrong key names without metadata": (lambda: _safetensors_bytes(_renamed(_good_tensors())), "missing tensor fc1.weight"),
+    "shapes that contradict the metadata": (
+        lambda: _safetensors_bytes(_state(small_model(latent=3, hidden=16)), _good_meta()),
+        r"tensor fc21.weight has shape \(3, 16\); expected \(2, 16\)"),
+    "unsupported latent size": (
+        lambda: _safetensors_bytes(_good_tensors(), {**_good_meta(), "config": {"latent": 1000, "hidden": 16}}),
+        "latent size 1000 is not supported"),
+    "float64 tensors": (lambda: _safetensors_bytes({k: v.double() for k, v in _good_tensors().items()}, _good_meta()),
+                        "dtype F64; expected float32"),
+    "int64 tensors": (lambda: _safetensors_bytes({k: v.long() for k, v in _good_tensors().items()}, _good_meta()),
+                      "dtype I64; expected float32"),
+    "NaN weights": (lambda: _safetensors_bytes(_poisoned(float("nan")), _good_meta()), "fc3.weight contains NaN or Inf"),
+    "Inf weights": (lambda: _safetensors_bytes(_poisoned(float("-inf")), _good_meta()), "fc3.weight contains NaN or Inf"),
+    "metadata that is not JSON": (
+        lambda: _safetensors_bytes(_good_tensors(), raw_meta={checkpoints.METADATA_KEY: "{not json"}),
+        "metadata is not valid JSON"),
+    "metadata that is a JSON list": (
+        lambda: _safetensors_bytes(_good_tensors(), raw_meta={checkpoints.METADATA_KEY: "[1, 2]"}),
+        "metadata must be a JSON object"),
+    "unknown head in metadata": (lambda: _safetensors_bytes(_good_tensors(), {**_good_meta(), "head": "tanh"}),
+                                 "unknown head 'tanh'"),
+    "torch.save of a whole nn.Module": (_classic_full_module, "refused to unpickle"),
+    "torch.save of a list of tensors": (lambda: _torch_bytes([torch.zeros(3)]), "expected a state dict"),
+    "state dict with float64 tensors": (
+        lambda: _torch_bytes({k: v.double() for k, v in ClassicVAE().state_dict().items()}), "dtype float64; expected float32"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_file_is_a_checkpoint_error_naming_the_file_and_the_problem(tmp_path, case):
+    make, problem = BAD_FILES[case]
+    path = tmp_path / "bad.safetensors"
+    path.write_bytes(make())
+    with pytest.raises(CheckpointError, match=problem) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert message.startswith("bad.safetensors: ")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_upload_is_a_checkpoint_error_naming_the_uploaded_file(case):
+    make, problem = BAD_FILES[case]
+    with pytest.raises(CheckpointError, match=problem) as info:
+        load_checkpoint_bytes(make(), UPLOAD_NAME)
+    message = str(info.value)
+    assert message.startswith(f"{UPLOAD_NAME}: ")
+    assert "upload.bin" not in message and "\n" not in message
+
+
+def test_a_good_upload_loads_and_takes_its_name_from_the_filename(saved):
+    ckpt = load_checkpoint_bytes(saved.read_bytes(), "friend's model.safetensors")
+    assert ckpt.path is None and ckpt.name == "friend's model" and ckpt.head is HEADS["raw"]
+
+
+@pytest.mark.parametrize("form", ["torch.save", "plain pickle"])
+def test_a_pickle_that_would_run_code_is_refused_without_running_it(tmp_path, form):
+    # the payload is live: unpickling it the unsafe way does create the marker
+    control = tmp_path / "control-marker"
+    pickle.loads(pickle.dumps(RunsCodeWhenUnpickled(control)))
+    assert control.exists()
+
+    marker = tmp_path / "marker"
+    payload = {"fc1.weight": RunsCodeWhenUnpickled(marker)}
+    data = _torch_bytes(payload) if form == "torch.save" else pickle.dumps(payload, protocol=2)
+    path = tmp_path / "evil.pt"
+    path.write_bytes(data)
+
+    with pytest.raises(CheckpointError, match="refused to unpickle"):
+        load_checkpoint(path, head="sigmoid")
+    with pytest.raises(CheckpointError, match="refused to unpickle"):
+        load_checkpoint_bytes(data, "evil.pt", head="sigmoid")
+    assert not marker.exists()
+
+
+def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path, saved, monkeypatch):
+    monkeypatch.setattr(checkpoints, "MAX_CHECKPOINT_BYTES", 1000)
+    with pytest.raises(CheckpointError, match="over the .* limit"):
+        load_checkpoint(saved)
+    with pytest.raises(CheckpointError, match=f"^{UPLOAD_NAME}: .*over the .* limit"):
+        load_checkpoint_bytes(saved.read_bytes(), UPLOAD_NAME)
+
+
+def test_a_missing_file_or_a_folder_is_a_checkpoint_error(tmp_path):
+    with pytest.raises(CheckpointError, match="cannot read file"):
+        load_checkpoint(tmp_path / "absent.safetensors")
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        load_checkpoint(tmp_path)
+
+
+# --- discovery ----------------------------------------------------------------------------
+
+def test_discover_skips_bad_files_with_one_error_line_each(tmp_path, saved):
+    (tmp_path / "garbage.safetensors").write_bytes(b"\x00" * 64)
+    (tmp_path / "truncated.safetensors").write_bytes(saved.read_bytes()[:-500])
+    (tmp_path / "notes.txt").write_text("not a checkpoint and not looked at")
+    found, errors = discover(tmp_path)
+    assert [c.path.name for c in found] == ["good.safetensors"]
+    assert len(errors) == 2
+    assert errors[0].startswith("garbage.safetensors: ") and errors[1].startswith("truncated.safetensors: ")
+    assert all("\n" not in e for e in errors)
+
+
+def test_discover_in_an_empty_folder_finds_nothing(tmp_path):
+    assert discover(tmp_path) == ([], [])

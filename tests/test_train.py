@@ -1,0 +1,222 @@
+"""vae.train: tiny runs on a few hundred sample digits (all files under tmp_path)."""
+
+import dataclasses
+import os
+
+import pytest
+import torch
+
+from backend_fixtures import write_mnist_raw
+from vae.checkpoints import load_checkpoint
+from vae.evaluate import evaluate
+from vae.heads import get_head
+from vae.model import VAE, VAEConfig
+from vae.train import TrainConfig, TrainingError, main, resume_path, train
+
+
+def _history_losses(history):
+    return [(h["epoch"], h["train_loss"], h["test_loss"]) for h in history]
+
+
+def test_training_lowers_the_test_loss_and_writes_checkpoint_and_resume_state(tmp_path, small_splits, tiny_cfg):
+    train_split, test_split = small_splits
+    cfg = dataclasses.replace(tiny_cfg, epochs=2)
+    x_test = test_split.as_float()
+    head = get_head(cfg.head)
+    torch.manual_seed(cfg.seed)  # train() starts from exactly this initialisation
+    before = evaluate(VAE(VAEConfig(latent=cfg.latent, hidden=cfg.hidden)), head, x_test, seed=cfg.seed).neg_elbo
+
+    out = tmp_path / "tiny.safetensors"
+    ckpt = train(cfg, out, train_split, test_split, device="cpu")
+    after = evaluate(ckpt.model, head, x_test, seed=cfg.seed).neg_elbo
+
+    assert after < before - 50, (before, after)
+    assert out.is_file() and resume_path(out).is_file()
+    assert resume_path(out) == tmp_path / "tiny.resume.pt"
+    saved = load_checkpoint(out)
+    assert saved.head.name == "sigmoid" and saved.config == VAEConfig(latent=2, hidden=32)
+    assert saved.meta["epochs"] == 2 and [h["epoch"] for h in saved.meta["history"]] == [1, 2]
+    assert saved.meta["metrics"]["neg_elbo"] == pytest.approx(after, rel=1e-6)
+    assert saved.meta["n_train"] == 300 and saved.meta["n_test"] == 100
+    for key, value in ckpt.model.state_dict().items():
+        assert torch.equal(saved.model.state_dict()[key], value)
+
+
+def test_progress_is_reported_with_the_test_loss_at_each_epoch_end(tmp_path, small_splits, tiny_cfg):
+    events = []
+    train(dataclasses.replace(tiny_cfg, epochs=2), tmp_path / "p.safetensors", *small_splits,
+          device="cpu", progress=events.append)
+    ends = [e for e in events if e.test_loss is not None]
+    assert [e.epoch for e in ends] == [1, 2]
+    assert all(e.step == e.steps_per_epoch == 5 for e in ends)  # 300 images / batch 64
+
+
+def test_resuming_gives_exactly_the_uninterrupted_run(tmp_path, small_splits, tiny_cfg):
+    cfg2 = dataclasses.replace(tiny_cfg, epochs=2)
+    straight = train(cfg2, tmp_path / "straight.safetensors", *small_splits, device="cpu")
+
+    out = tmp_path / "split.safetensors"
+    train(dataclasses.replace(tiny_cfg, epochs=1), out, *small_splits, device="cpu")
+    resumed = train(cfg2, out, *small_splits, resume=True, device="cpu")
+
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert _history_losses(resumed.meta["history"]) == _history_losses(straight.meta["history"])
+    assert load_checkpoint(out).meta["epochs"] == 2
+
+
+def test_resume_without_a_resume_file_is_a_training_error(tmp_path, small_splits, tiny_cfg):
+    out = tmp_path / "never-trained.safetensors"
+    with pytest.raises(TrainingError, match="does not exist") as info:
+        train(tiny_cfg, out, *small_splits, resume=True, device="cpu")
+    assert str(resume_path(out)) in str(info.value)
+    assert not out.exists()
+
+
+def test_resume_past_the_requested_epochs_is_a_training_error(tmp_path, small_splits, tiny_cfg):
+    out = tmp_path / "done.safetensors"
+    train(tiny_cfg, out, *small_splits, device="cpu")
+    with pytest.raises(TrainingError, match="already has 1 epochs"):
+        train(tiny_cfg, out, *small_splits, resume=True, device="cpu")
+
+
+def test_divergence_stops_with_a_training_error_and_keeps_the_last_good_checkpoint(tmp_path, small_splits):
+    # The raw head has no squashing output: with a huge learning rate it blows up within a
+    # few epochs. One step per epoch (the whole split is one batch), so the first epochs
+    # finish; the blow-up then shows at an epoch's end. Snapshot the files after each epoch.
+    cfg = TrainConfig(head="raw", latent=2, hidden=32, epochs=10, batch_size=300, lr=5.0, seed=1)
+    out = tmp_path / "diverge.safetensors"
+    snapshots = []
+
+    def remember(p):
+        if p.test_loss is not None:
+            snapshots.append((p.epoch, out.read_bytes(), resume_path(out).read_bytes()))
+
+    with pytest.raises(TrainingError) as info:
+        train(cfg, out, *small_splits, device="cpu", progress=remember)
+
+    message = str(info.value)
+    assert any(word in message for word in ("nan", "inf")), message
+    assert "\n" not in message
+    assert snapshots, "training diverged before any epoch finished; the test needs a good checkpoint"
+    last_epoch, ckpt_bytes, resume_bytes = snapshots[-1]
+    assert f"epoch {last_epoch}" in message
+    assert out.read_bytes() == ckpt_bytes
+    assert resume_path(out).read_bytes() == resume_bytes
+    kept = load_checkpoint(out)
+    assert kept.meta["epochs"] == last_epoch
+    assert all(torch.isfinite(p).all() for p in kept.model.parameters())
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("head", ["raw", "sigmoid"])
+def test_divergence_within_the_first_epoch_writes_no_checkpoint(tmp_path, small_splits, head):
+    cfg = TrainConfig(head=head, latent=2, hidden=32, epochs=3, batch_size=64, lr=5.0, seed=1)
+    out = tmp_path / "diverge.safetensors"
+    with pytest.raises(TrainingError, match=r"loss became (nan|inf|-inf) at epoch 1, step \d+ .*no checkpoint was written"):
+        train(cfg, out, *small_splits, device="cpu")
+    assert os.listdir(tmp_path) == []
+
+
+def test_weights_that_turn_non_finite_at_an_epochs_last_step_are_not_saved(tmp_path, small_splits, tiny_cfg, monkeypatch):
+    # The loss is checked before each step; the step after the last check of an epoch
+    # must not slip a broken model into the checkpoint or the resume state.
+    import vae.train as train_module
+
+    real_make_optimizer = train_module.make_optimizer
+    n_steps = []
+
+    def poisoned_optimizer(model, lr):
+        opt = real_make_optimizer(model, lr)
+        real_step = opt.step
+
+        def step(*args, **kwargs):
+            result = real_step(*args, **kwargs)
+            n_steps.append(1)
+            if len(n_steps) == 10:  # the last step of epoch 2 (5 steps per epoch)
+                with torch.no_grad():
+                    model.fc4.bias.fill_(float("nan"))
+            return result
+
+        opt.step = step
+        return opt
+
+    monkeypatch.setattr(train_module, "make_optimizer", poisoned_optimizer)
+    out = tmp_path / "poisoned.safetensors"
+    cfg = dataclasses.replace(tiny_cfg, epochs=3)
+    saved = {}
+
+    def remember(p):
+        if p.test_loss is not None:
+            saved[p.epoch] = (out.read_bytes(), resume_path(out).read_bytes())
+
+    with pytest.raises(TrainingError, match="(?i)nan|inf") as info:
+        train(cfg, out, *small_splits, device="cpu", progress=remember)
+    assert list(saved) == [1]
+    assert "epoch 2" in str(info.value)
+    assert (out.read_bytes(), resume_path(out).read_bytes()) == saved[1]
+    assert load_checkpoint(out).meta["epochs"] == 1
+
+
+def test_unwritable_output_location_is_a_clear_training_error(tmp_path, small_splits, tiny_cfg):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a regular file where a folder should be")
+    out = blocker / "sub" / "ckpt.safetensors"
+    with pytest.raises(TrainingError) as info:
+        train(tiny_cfg, out, *small_splits, device="cpu")
+    message = str(info.value)
+    assert "could not write" in message and str(blocker) in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"head": "tanh"}, {"latent": 0}, {"epochs": 0}, {"batch_size": 0}, {"lr": 0.0}, {"lr": 10.0},
+    {"dataset": "cifar"},
+])
+def test_train_config_rejects_invalid_settings(kwargs):
+    with pytest.raises(ValueError):
+        TrainConfig(**kwargs)
+
+
+# --- command line -------------------------------------------------------------------------
+
+def test_cli_with_missing_dataset_and_no_download_exits_2_with_one_error_line(tmp_path, capsys):
+    out = tmp_path / "x.safetensors"
+    code = main(["--data-dir", str(tmp_path / "nothing"), "--no-download", "--out", str(out), "--epochs", "1"])
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert str(tmp_path / "nothing" / "MNIST" / "raw") in lines[0]
+    assert not out.exists()
+
+
+def test_cli_refuses_an_output_that_is_not_safetensors(tmp_path, capsys):
+    code = main(["--data-dir", str(tmp_path), "--no-download", "--out", str(tmp_path / "x.pt")])
+    assert code == 2
+    assert capsys.readouterr().err.startswith("error: --out must end in .safetensors")
+
+
+def test_cli_trains_from_idx_files_and_writes_the_checkpoint(tmp_path, small_splits, capsys):
+    write_mnist_raw(tmp_path / "data", *small_splits)
+    out = tmp_path / "ckpts" / "cli.safetensors"
+    code = main(["--data-dir", str(tmp_path / "data"), "--no-download", "--out", str(out), "--epochs", "1",
+                 "--latent", "2", "--hidden", "16", "--head", "logits", "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert f"wrote {out}" in captured.out
+    ckpt = load_checkpoint(out)
+    assert ckpt.head.name == "logits" and ckpt.config.latent == 2 and ckpt.meta["n_train"] == 300
+
+
+def test_cli_reports_an_unwritable_output_folder_as_one_error_line(tmp_path, small_splits, capsys):
+    write_mnist_raw(tmp_path / "data", *small_splits)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    code = main(["--data-dir", str(tmp_path / "data"), "--no-download", "--out", str(blocker / "sub" / "x.safetensors"),
+                 "--epochs", "1", "--latent", "2", "--hidden", "16", "--device", "cpu"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert lines[-1].startswith("error: ") and str(blocker) in lines[-1]
