@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Why the sigmoid? - VAE decoder explorer", page_icon="🎚️", layout="wide")
+st.set_page_config(page_title="Why the sigmoid? - VAE decoder explorer", page_icon=":material/tune:", layout="wide")
 
 PAGES = [
-    st.Page("pages/explorer.py", title="Latent explorer", icon="🎚️", default=True),
-    st.Page("pages/reconstructions.py", title="Reconstructions and likelihoods", icon="🔁"),
-    st.Page("pages/heads.py", title="Activation comparison", icon="📊"),
-    st.Page("pages/latent_map.py", title="Latent map and interpolation", icon="🗺️"),
-    st.Page("pages/train.py", title="Train a variant", icon="🏋️"),
-    st.Page("pages/import_checkpoint.py", title="Import a checkpoint", icon="📥"),
+    st.Page("pages/explorer.py", title="Latent explorer", icon=":material/tune:", default=True),
+    st.Page("pages/reconstructions.py", title="Reconstructions and likelihoods", icon=":material/compare:"),
+    st.Page("pages/heads.py", title="Activation comparison", icon=":material/bar_chart:"),
+    st.Page("pages/latent_map.py", title="Latent map and interpolation", icon=":material/grid_on:"),
+    st.Page("pages/train.py", title="Train a variant", icon=":material/model_training:"),
+    st.Page("pages/import_checkpoint.py", title="Import a checkpoint", icon=":material/upload_file:"),
 ]
 
 with st.sidebar:

@@ -115,7 +115,7 @@ def main() -> None:
                          "dataset": ("mnist", "fashion-mnist"), "left": tuple(loaders.catalog().checkpoints),
                          "right": tuple(loaders.catalog().checkpoints)})
     dataset, left, right = choose_models()
-    c1, c2 = st.columns([1, 2])
+    c1, c2 = st.columns([2, 3])
     view = c1.segmented_control("Decoder", list(VIEWS), format_func=VIEWS.get, key="view", default="both",
                                 required=True)
     mode = c2.radio("Show the raw decoder's values with", list(DISPLAY_MODES), format_func=DISPLAY_MODES.get,

@@ -1,0 +1,101 @@
+"""The real app in a real browser: `streamlit run` + headless Chromium via Playwright.
+
+Screenshots of every page go to $SCREENSHOT_DIR (default test-output/screenshots);
+`make screenshots` points it at docs/screenshots for the README.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from browser_helpers import ROOT, browser, chromium_path, streamlit_server, wait_idle
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-output" / "screenshots"))
+PAGES = {"reconstructions": "Reconstructions", "heads": "Activation comparison",
+         "latent_map": "Latent map", "train": "Train a variant", "import_checkpoint": "Import a checkpoint"}
+
+
+@pytest.fixture(scope="module")
+def app_page(tmp_path_factory):
+    if chromium_path() is None:
+        pytest.fail("Debian's chromium is not installed (make test installs it)")
+    user_dir = tmp_path_factory.mktemp("user_checkpoints")
+    with streamlit_server(env={"VAE_USER_CHECKPOINT_DIR": str(user_dir)}) as url, browser() as b:
+        page = b.new_page(viewport={"width": 1400, "height": 2400})
+        page.set_default_timeout(60_000)
+        yield url, page
+
+
+def first_image_src(page) -> str:
+    return page.locator("[data-testid='stImage'] img").first.get_attribute("src")
+
+
+def decoder_titles(page) -> list[str]:
+    return page.locator("strong").filter(has_text="+").all_inner_texts()
+
+
+def test_explorer_slider_toggle_and_screenshot(app_page):
+    url, page = app_page
+    page.goto(url)
+    wait_idle(page)
+    page.wait_for_selector("[data-testid='stImage'] img")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "explorer.png"), full_page=True)
+
+    before = first_image_src(page)
+    page.locator("[data-testid='stSlider'] input[type='range']").first.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("src => document.querySelector(\"[data-testid='stImage'] img\").src !== src",
+                           arg=before)
+    wait_idle(page)
+    assert first_image_src(page) != before
+    assert "z=0.5" in page.url, "the moved slider is mirrored in the URL"
+
+    assert {"Sigmoid + Bernoulli (BCE)", "Raw (identity) + Gaussian (MSE)"} <= set(decoder_titles(page))
+    page.get_by_role("radio", name="Raw decoder", exact=True).click()
+    page.wait_for_function("() => !document.body.innerText.includes('Sigmoid + Bernoulli (BCE) ·')")
+    wait_idle(page)
+    assert "Raw (identity) + Gaussian (MSE)" in decoder_titles(page)
+    assert "Sigmoid + Bernoulli (BCE)" not in decoder_titles(page)
+
+
+def test_drawing_a_digit_gives_reconstructions(app_page):
+    url, page = app_page
+    page.goto(f"{url}/reconstructions")
+    wait_idle(page)
+    page.get_by_text("Draw one").click()
+    wait_idle(page)
+    # streamlit-drawable-canvas 0.13 is a v2 component: its fabric.js canvases live in the page (no iframe);
+    # the last one is fabric's upper canvas, which receives the mouse.
+    canvas = page.locator("[data-testid='stBidiComponentIsolated'] canvas").last
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    assert box is not None
+    # A vertical stroke with a small hook: a "1".
+    x0, y0 = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.2
+    page.mouse.move(x0 - 20, y0 + 25)
+    page.mouse.down()
+    page.mouse.move(x0, y0, steps=5)
+    page.mouse.move(x0 + 5, y0 + box["height"] * 0.6, steps=15)
+    page.mouse.up()
+    page.get_by_text("input: your drawing").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.locator("[data-testid='stImage'] img").count() >= 6  # the input + five heads
+    assert page.locator("[data-testid='stCode']").filter(has_text="between 0 and 1").first.is_visible()
+    page.screenshot(path=str(SHOTS / "reconstructions.png"), full_page=True)
+
+
+@pytest.mark.parametrize("slug", [p for p in PAGES if p != "reconstructions"])
+def test_other_pages_render_in_the_browser(app_page, slug):
+    url, page = app_page
+    page.goto(f"{url}/{slug}")
+    wait_idle(page)
+    page.get_by_role("heading", name=PAGES[slug]).first.wait_for()
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(SHOTS / f"{slug}.png"), full_page=True)
