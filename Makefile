@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test test-fast browser checkpoints bench clean
+.PHONY: run test test-fast browser checkpoints screenshots clean
 
 # The app's venv: runtime packages only.
 $(VENV)/.runtime: requirements.txt
@@ -41,3 +41,7 @@ checkpoints: $(VENV)/.runtime
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-output
+
+# README screenshots, taken by the browser test.
+screenshots: $(VENV)/.dev browser
+	SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/test_browser.py

@@ -61,12 +61,12 @@ def main() -> None:
     st.caption("Per test image (10,000 MNIST test digits), z sampled once for -ELBO. The -ELBO of different "
                "likelihood families are not comparable (Gaussian and continuous-Bernoulli densities can even be "
                "negative); BCE and MSE score every head's pixels the same way.")
-    left, right = st.columns(2)
-    with left:
-        st.plotly_chart(figures.loss_curves({n: c.meta.get("history", []) for n, c in models.items()}),
-                        key="heads_curves")
-    with right:
-        st.plotly_chart(figures.activation_curves(), key="heads_activations")
+    st.plotly_chart(figures.loss_curves({n: c.meta.get("history", []) for n, c in models.items()}),
+                    key="heads_curves")
+    st.plotly_chart(figures.activation_curves(), key="heads_activations")
+    st.caption("The raw and logits heads are both the identity on the way out; the logits head's sigmoid is "
+               "applied inside its loss and again for display. The continuous Bernoulli's curve is its mean, "
+               "which is flatter than λ = sigmoid(logit).")
 
 
 main()

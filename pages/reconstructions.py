@@ -54,7 +54,10 @@ def main() -> None:
                                 for c in ("BCE (nats)", "MSE", "cont. Bernoulli log-lik", "KL (nats)")})
     for name, (_, s) in results.items():
         if s.bce_error:
-            st.markdown(f"`{name}` fed to `F.binary_cross_entropy`:")
+            why = {"raw": "its outputs are unbounded, so some fall outside [0, 1].",
+                   "logits": "by design: its outputs are logits, and it is trained with "
+                             "`F.binary_cross_entropy_with_logits`, which applies the sigmoid inside the loss."}
+            st.markdown(f"`{name}` fed to `F.binary_cross_entropy` — {why.get(models[name].head.name, '')}")
             st.code(f"RuntimeError: {s.bce_error}", language="text")
     st.caption("BCE is computed on pixels clipped into [0, 1] (otherwise it could not be computed at all for the "
                "raw head); the continuous-Bernoulli log-likelihood uses the clipped pixels as λ.")

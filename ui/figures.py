@@ -67,7 +67,8 @@ def logit_histogram(pre: np.ndarray, height: int = 230) -> go.Figure:
         height=height, margin=_MARGIN, bargap=0, showlegend=False,
         xaxis=dict(range=[lo, hi], title=None, fixedrange=True),
         yaxis=dict(title="pixels", fixedrange=True, rangemode="tozero"),
-        yaxis2=dict(overlaying="y", side="right", range=[-0.05, 1.05], title="sigmoid", fixedrange=True),
+        yaxis2=dict(overlaying="y", side="right", range=[-0.05, 1.05], title="sigmoid", fixedrange=True,
+                    tickvals=[0, 0.5, 1]),
     )
     return fig
 
@@ -107,14 +108,25 @@ def activation_curves(lo: float = -8.0, hi: float = 8.0) -> go.Figure:
     return fig
 
 
-def loss_curves(histories: dict[str, list[dict]], key: str = "test_loss") -> go.Figure:
-    """Per-epoch loss of several checkpoints (nats per image; families are not comparable)."""
-    fig = go.Figure()
-    for name, history in histories.items():
-        fig.add_scatter(x=[h["epoch"] for h in history], y=[h[key] for h in history], mode="lines+markers",
-                        name=name, line=dict(color=COLORS.get(name.split(" ")[0])))
-    fig.update_layout(title=f"{key.replace('_', ' ')} per epoch (nats/image)", height=320, margin=_MARGIN,
-                      xaxis_title="epoch", yaxis_title="-ELBO", legend=dict(orientation="h", y=-0.3))
+def loss_curves(histories: dict[str, list[dict]]) -> go.Figure:
+    """Train and test loss per epoch, one small panel per checkpoint: the likelihood families
+    live on different scales (a density can be negative), so they do not share an axis."""
+    from plotly.subplots import make_subplots
+
+    names = [n for n, h in histories.items() if h]
+    fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=[n.replace("mnist-", "") for n in names],
+                        horizontal_spacing=0.06)
+    for col, name in enumerate(names, start=1):
+        history = histories[name]
+        color = COLORS.get(name.split("-z")[0].removeprefix("mnist-").removeprefix("fashion-mnist-"), "#444")
+        epochs = [h["epoch"] for h in history]
+        fig.add_scatter(x=epochs, y=[h["train_loss"] for h in history], mode="lines", name="train",
+                        line=dict(color=color, dash="dot"), showlegend=col == 1, row=1, col=col)
+        fig.add_scatter(x=epochs, y=[h["test_loss"] for h in history], mode="lines+markers", name="test",
+                        line=dict(color=color), marker=dict(size=4), showlegend=col == 1, row=1, col=col)
+    fig.update_annotations(font_size=11)
+    fig.update_layout(title="Loss per epoch (nats/image; dotted: train, solid: test)", height=280,
+                      margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=-0.2))
     return fig
 
 
