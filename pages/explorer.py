@@ -132,4 +132,5 @@ def main() -> None:
     latent_panel(dataset, left, right, view, mode)
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs each page as __main__; importing it (benchmarks) runs nothing
+    main()

@@ -22,7 +22,9 @@ def main() -> None:
         "any code from them (safetensors, or `torch.load(weights_only=True)`), and every tensor name, shape, dtype "
         "and value is checked before the model is used. A classic state dict does not say how its decoder ends, "
         "so choose the head it was trained with (the classic example: sigmoid).")
+    # The browser refuses bigger files up front; load_checkpoint_bytes checks again on the server.
     upload = st.file_uploader("Checkpoint file", type=["safetensors", "pt", "pth"], key="import_file",
+                              max_upload_size=MAX_CHECKPOINT_BYTES // 2**20,
                               help=f"At most {MAX_CHECKPOINT_BYTES // 2**20} MB.")
     c1, c2, c3 = st.columns(3)
     head = c1.selectbox("Head (for files that do not name one)", list(HEADS), key="import_head")
@@ -31,7 +33,8 @@ def main() -> None:
     name = c3.text_input("Save as", value=default, key="import_name")
     if st.button("Validate and import", type="primary", disabled=upload is None, key="import_go"):
         try:
-            ckpt = load_checkpoint_bytes(upload.getvalue(), upload.name, head=head)
+            # the picked head only fills in for files that name none: ours carry their own
+            ckpt = load_checkpoint_bytes(upload.getvalue(), upload.name, default_head=head)
             ckpt.meta.setdefault("dataset", dataset)
             stem = checkpoint_name(name or default)
             if USER_PREFIX + stem in loaders.catalog().checkpoints:
@@ -54,4 +57,5 @@ def main() -> None:
         st.warning("Files skipped because they failed validation:\n\n" + "\n".join(f"- {e}" for e in cat.errors))
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs each page as __main__; importing it (benchmarks) runs nothing
+    main()

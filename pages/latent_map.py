@@ -104,4 +104,5 @@ def main() -> None:
     interpolation("mnist", mode)
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs each page as __main__; importing it (benchmarks) runs nothing
+    main()

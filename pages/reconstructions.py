@@ -69,4 +69,5 @@ def main() -> None:
         key="recon_overlay")
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs each page as __main__; importing it (benchmarks) runs nothing
+    main()

@@ -104,4 +104,5 @@ def main() -> None:
     job_status()
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs each page as __main__; importing it (benchmarks) runs nothing
+    main()

@@ -94,11 +94,12 @@ def save_checkpoint(path: str | Path, model: VAE, meta: dict) -> Path:
         raise CheckpointError(f"{path}: could not write checkpoint ({err.strerror or err})") from None
 
 
-def load_checkpoint(path: str | Path, head: str | None = None) -> Checkpoint:
+def load_checkpoint(path: str | Path, head: str | None = None, default_head: str | None = None) -> Checkpoint:
     """Read and validate a checkpoint file.
 
     ``head`` is required for files that do not name one (classic state dicts) and, when
-    given for one of ours, overrides nothing: a mismatch is an error.
+    given for one of ours, overrides nothing: a mismatch is an error. ``default_head`` is
+    only a fallback for files that name none (what the import page's head picker means).
     """
     path = Path(path)
     label = path.name
@@ -119,12 +120,13 @@ def load_checkpoint(path: str | Path, head: str | None = None) -> Checkpoint:
         tensors, meta = _read_state_dict(path, label), {}
     else:
         tensors, meta = _read_safetensors(path, label)
-    ckpt = _build(tensors, meta, head, label)
+    ckpt = _build(tensors, meta, head or (None if meta.get("head") else default_head), label)
     ckpt.path = path
     return ckpt
 
 
-def load_checkpoint_bytes(data: bytes, filename: str, head: str | None = None) -> Checkpoint:
+def load_checkpoint_bytes(data: bytes, filename: str, head: str | None = None,
+                          default_head: str | None = None) -> Checkpoint:
     """Validate an uploaded checkpoint held in memory (same checks as :func:`load_checkpoint`)."""
     if len(data) > MAX_CHECKPOINT_BYTES:
         raise CheckpointError(f"{filename}: file is {len(data) / 2**20:.1f} MB, over the {MAX_CHECKPOINT_BYTES / 2**20:.0f} MB limit")
@@ -132,7 +134,7 @@ def load_checkpoint_bytes(data: bytes, filename: str, head: str | None = None) -
         path = Path(tmp) / "upload.bin"
         path.write_bytes(data)
         try:
-            ckpt = load_checkpoint(path, head)
+            ckpt = load_checkpoint(path, head, default_head)
         except CheckpointError as err:
             raise CheckpointError(str(err).replace("upload.bin", filename, 1)) from None
     ckpt.path = None

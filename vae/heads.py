@@ -39,10 +39,16 @@ def _clip(pre: Tensor) -> Tensor:
 
 def _bernoulli_nll_of_probs(pre: Tensor, x: Tensor) -> Tensor:
     # The classic example's loss: BCE on sigmoid outputs (log terms clamped at -100).
-    # BCE raises on NaN inputs; a diverged model must score NaN (training stops cleanly) instead.
     probs = torch.sigmoid(pre)
-    nan = probs.isnan()
-    return F.binary_cross_entropy(probs.masked_fill(nan, 0.5), x, reduction="none").masked_fill(nan, math.nan).sum(-1)
+    try:
+        return F.binary_cross_entropy(probs, x, reduction="none").sum(-1)
+    except RuntimeError:
+        # BCE refuses NaN inputs; a diverged model must score NaN so training stops cleanly.
+        # Handled here, off the hot path: masking every batch would cost ~3% of a step.
+        if not probs.isnan().any():
+            raise
+        nll = F.binary_cross_entropy(probs.nan_to_num(0.5), x, reduction="none").sum(-1)
+        return nll.masked_fill(probs.isnan().any(-1), math.nan)
 
 
 def _bernoulli_nll_of_logits(pre: Tensor, x: Tensor) -> Tensor:

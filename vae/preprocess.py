@@ -2,14 +2,14 @@
 
 MNIST (LeCun et al.): grey-level digits, white on black, size-normalised to fit a
 20x20 box keeping the aspect ratio, then centred by centre of mass in a 28x28 field.
-Any PIL-readable image is accepted (RGBA, palette, 16-bit, ...) within size limits;
+Any PNG or JPEG is accepted (RGBA, palette, 16-bit, CMYK, ...) within size limits;
 anything else is refused with one :class:`ImageError` line.
 """
 
 from __future__ import annotations
 
 import io
-import warnings
+import struct
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -17,7 +17,9 @@ from PIL import Image, UnidentifiedImageError
 from .model import IMAGE_SIDE
 
 MAX_UPLOAD_BYTES = 10 * 2**20
-MAX_PIXELS = 40_000_000  # about 6300x6300; PIL's bomb check is tied to this below
+MAX_PIXELS = 40_000_000  # about 6300x6300: more is refused before any pixel is decoded
+FORMATS = ("PNG", "JPEG")  # what the uploader offers; PIL's other decoders are never reached
+WORK_SIDE = 1024  # larger images are shrunk first, so per-request memory stays small
 FIT_BOX = 20
 INK_THRESHOLD = 0.1
 
@@ -27,32 +29,43 @@ class ImageError(ValueError):
 
 
 def load_image(data: bytes, name: str = "image") -> np.ndarray:
-    """Decode uploaded bytes and prepare them as a 28x28 float32 digit in [0, 1]."""
+    """Decode uploaded PNG/JPEG bytes and prepare them as a 28x28 float32 digit in [0, 1].
+
+    Refused with :class:`ImageError`: empty or oversized files, other formats, damaged
+    files, images over :data:`MAX_PIXELS` (checked from the header, before decoding, so a
+    small file that decompresses to gigabytes costs nothing) and blank images.
+    """
     if not data:
         raise ImageError(f"{name}: the file is empty")
     if len(data) > MAX_UPLOAD_BYTES:
         raise ImageError(f"{name}: {len(data) / 2**20:.1f} MB is over the {MAX_UPLOAD_BYTES // 2**20} MB limit")
     try:
-        with warnings.catch_warnings():
-            # A DecompressionBombWarning (pixel count over the limit) is an error here.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            old_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, MAX_PIXELS
-            try:
-                img = Image.open(io.BytesIO(data))
-                if img.width * img.height > MAX_PIXELS:
-                    raise ImageError(f"{name}: {img.width}x{img.height} pixels is over the {MAX_PIXELS:,}-pixel limit")
-                img.load()
-            finally:
-                Image.MAX_IMAGE_PIXELS = old_limit
+        # Image.open reads only the header. PIL's own bomb check (Image.MAX_IMAGE_PIXELS) is a
+        # process-wide setting, so it is left alone: sessions run in threads; ours is local.
+        img = Image.open(io.BytesIO(data), formats=FORMATS)
+        if img.width * img.height > MAX_PIXELS:
+            raise ImageError(f"{name}: {img.width}x{img.height} pixels is over the {MAX_PIXELS:,}-pixel limit "
+                             "(possible decompression bomb)")
+        img.load()
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise ImageError(f"{name}: refused, the image is too large when decompressed (possible decompression bomb)") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name}: not an image PIL can read (PNG or JPEG expected)") from None
-    except (OSError, ValueError, SyntaxError) as err:
+        raise ImageError(f"{name}: not an image this app reads (PNG or JPEG expected)") from None
+    except (OSError, ValueError, SyntaxError, struct.error, EOFError) as err:
         raise ImageError(f"{name}: damaged or unsupported image ({err})") from None
-    return prepare_digit(img, name)
+    return prepare_digit(_shrunk(img), name)
+
+
+def _shrunk(img: Image.Image) -> Image.Image:
+    """The image with its longest side at most WORK_SIDE (the digit ends up 20 px anyway)."""
+    if max(img.size) <= WORK_SIDE:
+        return img
+    if img.mode in ("1", "P", "PA"):  # these would be resized by nearest neighbour: thin strokes vanish
+        img = img.convert("RGBA")
+    img.thumbnail((WORK_SIDE, WORK_SIDE), Image.LANCZOS)
+    return img
 
 
 def prepare_digit(img: Image.Image | np.ndarray, name: str = "image") -> np.ndarray:

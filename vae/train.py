@@ -25,7 +25,7 @@ from .atomic import write_atomically
 from .checkpoints import Checkpoint, CheckpointError, build_metadata, save_checkpoint
 from .data import DATASETS, DatasetError, Split, load_split, shuffled_batches
 from .evaluate import evaluate
-from .heads import HEADS, get_head
+from .heads import HEADS, Head, get_head
 from .model import VAE, VAEConfig, kl_to_standard_normal
 from .paths import DEFAULT_DATA_DIR
 
@@ -80,6 +80,22 @@ def make_optimizer(model: VAE, lr: float) -> torch.optim.Optimizer:
     return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
 
 
+def train_step(model: VAE, head: Head, optimizer: torch.optim.Optimizer, x: torch.Tensor) -> float:
+    """One optimizer step on the batch ``x``; returns the batch's summed negative ELBO (nats).
+
+    A non-finite loss is returned without updating the weights, so the caller can stop
+    with the model still as it was after the last good step.
+    """
+    pre, mu, logvar = model(x)
+    loss = head.nll(pre, x).sum() + kl_to_standard_normal(mu, logvar).sum()
+    value = loss.item()
+    if math.isfinite(value):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return value
+
+
 def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Split,
           resume: bool = False, device: str | None = None,
           progress: Callable[[Progress], None] | None = None, show_bar: bool = False) -> Checkpoint:
@@ -114,15 +130,9 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
         batches = shuffled_batches(len(x_train), cfg.batch_size, shuffle_gen)
         bar = _bar(batches, steps, f"epoch {epoch}/{cfg.epochs}") if show_bar else batches
         for step, idx in enumerate(bar, 1):
-            x = x_train[idx.to(device)]
-            pre, mu, logvar = model(x)
-            loss = head.nll(pre, x).sum() + kl_to_standard_normal(mu, logvar).sum()
-            value = loss.item()
+            value = train_step(model, head, optimizer, x_train[idx.to(device)])
             if not math.isfinite(value):
                 raise TrainingError(_diverged(f"loss became {value} at epoch {epoch}, step {step}", epoch, cfg, out))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
             total += value
             seen += len(idx)
             if show_bar and step % 50 == 0:
