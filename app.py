@@ -13,6 +13,10 @@ PAGES = [
     st.Page("pages/import_checkpoint.py", title="Import a checkpoint", icon=":material/upload_file:"),
 ]
 
+# Digits are sent at their real 28x28 size (cheap to encode on every slider move) and enlarged
+# by the browser; without this the enlargement would blur them.
+st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")
+
 with st.sidebar:
     st.markdown(
         "**The question:** *\"Why does the decoder use a sigmoid on the last layer? I removed it and the "

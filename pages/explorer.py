@@ -40,18 +40,23 @@ def _from_digit(name: str, index: int) -> None:
     state.set_z(encode_mean(ckpt, loaders.sample_floats(ckpt.dataset)[index])[0])
 
 
-def z_controls(left: str, latent: int) -> np.ndarray:
-    """Buttons and one slider per latent dimension; returns the current z."""
+def z_buttons(left: str, latent: int) -> None:
+    """Random / reset / start-from-a-digit. Outside the fragment: rare clicks may rerun the page,
+    and the 2,000-option digit list stays off the slider path."""
     ckpt = loaders.checkpoint(left)
     split = loaders.sample(ckpt.dataset)
     b1, b2, b3, b4 = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
-    b1.button("Random z ~ N(0, I)", on_click=_randomize, args=(latent,), use_container_width=True)
-    b2.button("Reset to 0", on_click=state.set_z, args=(np.zeros(latent),), use_container_width=True)
+    b1.button("Random z ~ N(0, I)", on_click=_randomize, args=(latent,), width="stretch")
+    b2.button("Reset to 0", on_click=state.set_z, args=(np.zeros(latent),), width="stretch")
     names = LABEL_NAMES[ckpt.dataset]
     index = b3.selectbox("Sample digit", range(len(split)), key="digit_index",
                          format_func=lambda i: f"#{i} ({names[int(split.labels[i])]})")
-    b4.button("Start from this digit", on_click=_from_digit, args=(left, index), use_container_width=True,
+    b4.button("Start from this digit", on_click=_from_digit, args=(left, index), width="stretch",
               help="z becomes the digit's posterior mean under the sigmoid decoder's encoder")
+
+
+def z_sliders(latent: int) -> np.ndarray:
+    """One slider per latent dimension, in units of the prior's sigma; returns the current z."""
     z0 = state.get_z(latent)
     cols = st.columns(5)
     for i in range(latent):
@@ -72,11 +77,12 @@ def decoder_column(name: str, z: np.ndarray, mode: str, dataset: str) -> None:
     n = out.pixels.size
     st.markdown(f"**{head.title}** · `{name}`")
     if head.bounded:
-        st.image(as_image(out.pixels, "clip"), caption=f"{head.activation}: every value in [0, 1]", width=224, output_format="PNG")
+        st.image(as_image(out.pixels, "clip", scale=1), caption=f"{head.activation}: every value in [0, 1]", width=224,
+                 output_format="PNG")
     else:
         a, b = st.columns(2)
-        a.image(as_image(out.pixels, mode), caption=f"shown with {DISPLAY_MODES[mode]}", width=224, output_format="PNG")
-        b.image(out_of_range_overlay(out.pixels), caption="what is really there: blue < 0, red > 1", width=224, output_format="PNG")
+        a.image(as_image(out.pixels, mode, scale=1), caption=f"shown with {DISPLAY_MODES[mode]}", width=224, output_format="PNG")
+        b.image(out_of_range_overlay(out.pixels, scale=1), caption="what is really there: blue < 0, red > 1", width=224, output_format="PNG")
     st.markdown(f"Below 0: **{out.below}** ({100 * out.below / n:.1f}%) · above 1: **{out.above}** "
                 f"({100 * out.above / n:.1f}%) · range [{out.pixels.min():.2f}, {out.pixels.max():.2f}]")
     st.plotly_chart(figures.pixel_histogram(out.pixels, loaders.data_histogram(dataset), "Output pixel values",
@@ -90,7 +96,7 @@ def decoder_column(name: str, z: np.ndarray, mode: str, dataset: str) -> None:
 def latent_panel(dataset: str, left: str, right: str, view: str, mode: str) -> None:
     """Everything a slider move changes; reruns alone so models and page chrome are untouched."""
     latent = loaders.checkpoint(left).config.latent
-    z = z_controls(left, latent)
+    z = z_sliders(latent)
     state.write_url(z, dataset=dataset, left=left, right=right, view=view, display=mode)
     sq, limit = float(z @ z), chi2_quantile(latent)
     if sq > limit:
@@ -129,6 +135,7 @@ def main() -> None:
             "minmax": "Min-max rescaling stretches whatever range came out onto black..white: any range looks fine.",
             "wrap": "`(x*255).astype(uint8)` wraps around: a slightly negative pixel becomes almost white.",
         }[mode])
+    z_buttons(left, loaders.checkpoint(left).config.latent)
     latent_panel(dataset, left, right, view, mode)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from vae.data import LABEL_NAMES
-from vae.preprocess import ImageError, load_image, prepare_digit
+from vae.preprocess import MAX_UPLOAD_BYTES, ImageError, load_image, prepare_digit
 
 from . import loaders
 
@@ -40,7 +40,9 @@ def pick_digit(dataset: str, key: str = "recon") -> tuple[np.ndarray | None, str
             return prepare_digit(np.asarray(data, dtype=np.uint8), "drawing"), "your drawing"
         except ImageError:
             return None, "draw a digit above"
-    upload = st.file_uploader("PNG or JPEG", type=["png", "jpg", "jpeg"], key=f"{key}_upload")
+    # The browser refuses bigger files up front; load_image checks size and format again on the server.
+    upload = st.file_uploader("PNG or JPEG", type=["png", "jpg", "jpeg"], key=f"{key}_upload",
+                              max_upload_size=MAX_UPLOAD_BYTES // 2**20)
     if upload is None:
         return None, "upload an image"
     try:

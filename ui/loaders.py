@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+import torch
 
 from vae.catalog import Catalog, load_catalog
 from vae.checkpoints import Checkpoint
@@ -15,6 +16,16 @@ from vae.data import Split, load_sample
 from vae.display import histogram
 from vae.explore import encode_mean
 from vae.jobs import TrainingRunner
+
+# One intra-op thread per torch call, for the whole server process. Decoding one image is ~0.3 M
+# multiply-adds: splitting that across threads costs more than it saves. Concurrency comes from the
+# sessions themselves (each script run has a thread of its own; torch releases the GIL), and N sessions
+# x K threads each would oversubscribe the cores. A background training job also runs on one core and
+# leaves the others to the sessions (on 2 cores: one trains, one serves). New threads inherit this
+# value, so it is set once, on import, before any session decodes anything. The command-line trainer
+# (python -m vae.train) does not import this module and uses every core.
+SERVER_TORCH_THREADS = 1
+torch.set_num_threads(SERVER_TORCH_THREADS)
 
 # Pixel-value histograms use one fixed binning everywhere so figures line up.
 HIST_LO, HIST_HI, HIST_BINS = -1.0, 2.0, 60
