@@ -8,14 +8,20 @@ epochs on a few hundred images.
 from __future__ import annotations
 
 import gzip
+import io
+import json
+import random
 import struct
 from pathlib import Path
 
 import pytest
+import safetensors.torch
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+import vae.checkpoints as checkpoints
+from vae.checkpoints import build_metadata
 from vae.data import Split, load_sample
 from vae.model import VAE, VAEConfig
 from vae.train import TrainConfig
@@ -96,6 +102,110 @@ def small_model(latent: int = 2, hidden: int = 16, seed: int = 0) -> VAE:
     return VAE(VAEConfig(latent=latent, hidden=hidden)).eval()
 
 
+# --- checkpoint files, good and hostile (shared by the backend and the app tests) ---------------
+
+def _create_marker(path):
+    """What a malicious pickle would run: proof that code from the file was executed."""
+    Path(path).write_text("code from the checkpoint ran")
+
+
+class RunsCodeWhenUnpickled:
+    """A pickle payload that creates ``marker`` when unpickled the unsafe way."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (_create_marker, (self.marker,))
+
+
+def checkpoint_meta(model, head="raw", **fields):
+    """Metadata as training writes it (head ``raw`` unless told)."""
+    return build_metadata(head, model.config, dataset="mnist", epochs=3, seed=1, history=[], **fields)
+
+
+def state_of(model):
+    """A copy of the model's weights."""
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def safetensors_bytes(tensors, meta=None, raw_meta=None):
+    """A safetensors file in memory; ``raw_meta`` bypasses JSON encoding (for broken metadata)."""
+    metadata = raw_meta if raw_meta is not None else ({checkpoints.METADATA_KEY: json.dumps(meta)} if meta else None)
+    return safetensors.torch.save({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata)
+
+
+def torch_bytes(obj, **kwargs):
+    """What ``torch.save(obj, ...)`` writes."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer, **kwargs)
+    return buffer.getvalue()
+
+
+def _good_tensors():
+    return state_of(small_model(latent=2, hidden=16, seed=0))
+
+
+def _good_meta():
+    return checkpoint_meta(small_model(latent=2, hidden=16, seed=0))
+
+
+def _renamed(tensors):
+    tensors = dict(tensors)
+    tensors["encoder.weight"] = tensors.pop("fc1.weight")
+    return tensors
+
+
+def _poisoned(value):
+    tensors = _good_tensors()
+    tensors["fc3.weight"][0, 0] = value
+    return tensors
+
+
+def _classic_full_module():
+    torch.manual_seed(0)
+    return torch_bytes(ClassicVAE())
+
+
+# Each bad checkpoint: a builder of its bytes and a regex the one-line error must match.
+BAD_CHECKPOINTS = {
+    "zero-byte file": (lambda: b"", "empty"),
+    "random bytes": (lambda: b"\x13" + random.Random(0).randbytes(4095), "unrecognised content"),
+    "text file": (lambda: b"hello, I am not a model\n" * 20, "unrecognised content"),
+    "truncated inside the header": (lambda: safetensors_bytes(_good_tensors(), _good_meta())[:200], "truncated"),
+    "truncated inside the tensor data": (
+        lambda: (lambda b: b[: len(b) - 1000])(safetensors_bytes(_good_tensors(), _good_meta())),
+        "file not fully covered"),
+    "wrong key names with metadata": (lambda: safetensors_bytes(_renamed(_good_tensors()), _good_meta()),
+                                      r"wrong tensor names \(missing fc1.weight; unexpected encoder.weight\)"),
+    "wrong key names without metadata": (lambda: safetensors_bytes(_renamed(_good_tensors())), "missing tensor fc1.weight"),
+    "shapes that contradict the metadata": (
+        lambda: safetensors_bytes(state_of(small_model(latent=3, hidden=16)), _good_meta()),
+        r"tensor fc21.weight has shape \(3, 16\); expected \(2, 16\)"),
+    "unsupported latent size": (
+        lambda: safetensors_bytes(_good_tensors(), {**_good_meta(), "config": {"latent": 1000, "hidden": 16}}),
+        "latent size 1000 is not supported"),
+    "float64 tensors": (lambda: safetensors_bytes({k: v.double() for k, v in _good_tensors().items()}, _good_meta()),
+                        "dtype F64; expected float32"),
+    "int64 tensors": (lambda: safetensors_bytes({k: v.long() for k, v in _good_tensors().items()}, _good_meta()),
+                      "dtype I64; expected float32"),
+    "NaN weights": (lambda: safetensors_bytes(_poisoned(float("nan")), _good_meta()), "fc3.weight contains NaN or Inf"),
+    "Inf weights": (lambda: safetensors_bytes(_poisoned(float("-inf")), _good_meta()), "fc3.weight contains NaN or Inf"),
+    "metadata that is not JSON": (
+        lambda: safetensors_bytes(_good_tensors(), raw_meta={checkpoints.METADATA_KEY: "{not json"}),
+        "metadata is not valid JSON"),
+    "metadata that is a JSON list": (
+        lambda: safetensors_bytes(_good_tensors(), raw_meta={checkpoints.METADATA_KEY: "[1, 2]"}),
+        "metadata must be a JSON object"),
+    "unknown head in metadata": (lambda: safetensors_bytes(_good_tensors(), {**_good_meta(), "head": "tanh"}),
+                                 "unknown head 'tanh'"),
+    "torch.save of a whole nn.Module": (_classic_full_module, "refused to unpickle"),
+    "torch.save of a list of tensors": (lambda: torch_bytes([torch.zeros(3)]), "expected a state dict"),
+    "state dict with float64 tensors": (
+        lambda: torch_bytes({k: v.double() for k, v in ClassicVAE().state_dict().items()}), "dtype float64; expected float32"),
+}
+
+
 # --- fixtures -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -111,6 +221,22 @@ def small_splits(mnist_sample) -> tuple[Split, Split]:
     train = Split("mnist", s.images[:N_TRAIN].clone(), s.labels[:N_TRAIN].clone())
     test = Split("mnist", s.images[N_TRAIN:N_TRAIN + N_TEST].clone(), s.labels[N_TRAIN:N_TRAIN + N_TEST].clone())
     return train, test
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """torchvision's downloader fails as it does offline; the test never touches the network."""
+    import torchvision.datasets.mnist as tv_mnist
+    from urllib.error import URLError
+
+    calls = []
+
+    def offline(url, *args, **kwargs):
+        calls.append(url)
+        raise URLError("no network in tests")
+
+    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", offline)
+    return calls
 
 
 @pytest.fixture

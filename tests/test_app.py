@@ -8,7 +8,6 @@ backend computes.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,33 +15,13 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import vae.paths
+from app_fixtures import PAGES, ROOT, run_app
 from vae.checkpoints import load_checkpoint
 from ui.state import slider_key
 from vae.explore import chi2_quantile, decode
 
-ROOT = Path(__file__).resolve().parent.parent
-PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py"))
-
-
-@pytest.fixture(autouse=True)
-def isolated_user_dir(tmp_path, monkeypatch):
-    """User checkpoints go to a temporary folder; the shared catalog cache starts fresh."""
-    from ui import loaders
-
-    monkeypatch.setattr(vae.paths, "USER_CHECKPOINT_DIR", tmp_path / "user")
-    loaders.refresh_catalog()
-    yield tmp_path / "user"
-    loaders.refresh_catalog()
-
-
-def run_app(page: str | None = None, **query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params.update(query)
-    at.run()
-    if page is not None:
-        at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+# every test: user checkpoints in a temporary folder, a fresh catalog
+pytestmark = pytest.mark.usefixtures("isolated_user_dir")
 
 
 def z_values(at: AppTest, n: int = 20) -> list[float]:

@@ -1,9 +1,6 @@
 """vae.checkpoints: round trips, atomic writes, classic state dicts, and refusing bad files safely."""
 
-import io
-import json
 import pickle
-import random
 from pathlib import Path
 
 import pytest
@@ -11,9 +8,11 @@ import safetensors.torch
 import torch
 
 import vae.checkpoints as checkpoints
-from backend_fixtures import ClassicVAE, small_model
+from backend_fixtures import (
+    BAD_CHECKPOINTS, ClassicVAE, RunsCodeWhenUnpickled, checkpoint_meta, small_model, torch_bytes,
+)
 from vae.checkpoints import (
-    CheckpointError, build_metadata, discover, import_checkpoint, load_checkpoint, load_checkpoint_bytes, main,
+    CheckpointError, discover, import_checkpoint, load_checkpoint, load_checkpoint_bytes, main,
     save_checkpoint,
 )
 from vae.heads import HEADS
@@ -22,36 +21,6 @@ from vae.model import VAEConfig
 UPLOAD_NAME = "my-upload.safetensors"
 
 
-def _create_marker(path):
-    """What a malicious pickle would run: proof that code from the file was executed."""
-    Path(path).write_text("code from the checkpoint ran")
-
-
-class RunsCodeWhenUnpickled:
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (_create_marker, (self.marker,))
-
-
-def _meta(model, head="raw", **fields):
-    return build_metadata(head, model.config, dataset="mnist", epochs=3, seed=1, history=[], **fields)
-
-
-def _state(model):
-    return {k: v.clone() for k, v in model.state_dict().items()}
-
-
-def _safetensors_bytes(tensors, meta=None, raw_meta=None):
-    metadata = raw_meta if raw_meta is not None else ({checkpoints.METADATA_KEY: json.dumps(meta)} if meta else None)
-    return safetensors.torch.save({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata)
-
-
-def _torch_bytes(obj, **kwargs):
-    buffer = io.BytesIO()
-    torch.save(obj, buffer, **kwargs)
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -62,7 +31,7 @@ def model():
 @pytest.fixture
 def saved(tmp_path, model):
     path = tmp_path / "good.safetensors"
-    save_checkpoint(path, model, _meta(model, metrics={"neg_elbo": 123.5}))
+    save_checkpoint(path, model, checkpoint_meta(model, metrics={"neg_elbo": 123.5}))
     return path
 
 
@@ -99,7 +68,7 @@ def test_a_failing_writer_leaves_the_old_checkpoint_byte_identical(saved, model,
     with torch.no_grad():
         model.fc1.weight.add_(1.0)
     with pytest.raises(CheckpointError, match="No space left on device"):
-        save_checkpoint(saved, model, _meta(model))
+        save_checkpoint(saved, model, checkpoint_meta(model))
     assert saved.read_bytes() == before
     assert sorted(p.name for p in saved.parent.iterdir()) == ["good.safetensors"]
 
@@ -107,7 +76,7 @@ def test_a_failing_writer_leaves_the_old_checkpoint_byte_identical(saved, model,
 def test_metadata_with_nan_is_refused_before_writing(tmp_path, model):
     path = tmp_path / "nanmeta.safetensors"
     with pytest.raises(ValueError):
-        save_checkpoint(path, model, _meta(model, metrics={"neg_elbo": float("nan")}))
+        save_checkpoint(path, model, checkpoint_meta(model, metrics={"neg_elbo": float("nan")}))
     assert not path.exists()
 
 
@@ -204,79 +173,16 @@ def test_cli_import_of_a_code_running_pickle_exits_2_and_runs_nothing(tmp_path, 
 
 def test_summary_survives_metrics_that_are_not_numbers(tmp_path, model, capsys):
     path = tmp_path / "odd.safetensors"
-    save_checkpoint(path, model, _meta(model, metrics={"neg_elbo": None, "frac_below_0": None, "pixel_min": "x"}))
+    save_checkpoint(path, model, checkpoint_meta(model, metrics={"neg_elbo": None, "frac_below_0": None, "pixel_min": "x"}))
     assert main([str(path)]) == 0
     assert "?" in capsys.readouterr().out
 
 
 # --- bad files: every one is a CheckpointError naming the problem ---------------------------
 
-def _good_tensors():
-    return _state(small_model(latent=2, hidden=16, seed=0))
-
-
-def _good_meta():
-    return _meta(small_model(latent=2, hidden=16, seed=0))
-
-
-def _renamed(tensors):
-    tensors = dict(tensors)
-    tensors["encoder.weight"] = tensors.pop("fc1.weight")
-    return tensors
-
-
-def _poisoned(value):
-    tensors = _good_tensors()
-    tensors["fc3.weight"][0, 0] = value
-    return tensors
-
-
-def _classic_full_module():
-    torch.manual_seed(0)
-    return _torch_bytes(ClassicVAE())
-
-
-BAD_FILES = {
-    "zero-byte file": (lambda: b"", "empty"),
-    "random bytes": (lambda: b"\x13" + random.Random(0).randbytes(4095), "unrecognised content"),
-    "text file": (lambda: b"hello, I am not a model\n" * 20, "unrecognised content"),
-    "truncated inside the header": (lambda: _safetensors_bytes(_good_tensors(), _good_meta())[:200], "truncated"),
-    "truncated inside the tensor data": (
-        lambda: (lambda b: b[: len(b) - 1000])(_safetensors_bytes(_good_tensors(), _good_meta())),
-        "file not fully covered"),
-    "wrong key names with metadata": (lambda: _safetensors_bytes(_renamed(_good_tensors()), _good_meta()),
-                                      r"wrong tensor names \(missing fc1.weight; unexpected encoder.weight\)"),
-    "wrong key names without metadata": (lambda: _safetensors_bytes(_renamed(_good_tensors())), "missing tensor fc1.weight"),
-    "shapes that contradict the metadata": (
-        lambda: _safetensors_bytes(_state(small_model(latent=3, hidden=16)), _good_meta()),
-        r"tensor fc21.weight has shape \(3, 16\); expected \(2, 16\)"),
-    "unsupported latent size": (
-        lambda: _safetensors_bytes(_good_tensors(), {**_good_meta(), "config": {"latent": 1000, "hidden": 16}}),
-        "latent size 1000 is not supported"),
-    "float64 tensors": (lambda: _safetensors_bytes({k: v.double() for k, v in _good_tensors().items()}, _good_meta()),
-                        "dtype F64; expected float32"),
-    "int64 tensors": (lambda: _safetensors_bytes({k: v.long() for k, v in _good_tensors().items()}, _good_meta()),
-                      "dtype I64; expected float32"),
-    "NaN weights": (lambda: _safetensors_bytes(_poisoned(float("nan")), _good_meta()), "fc3.weight contains NaN or Inf"),
-    "Inf weights": (lambda: _safetensors_bytes(_poisoned(float("-inf")), _good_meta()), "fc3.weight contains NaN or Inf"),
-    "metadata that is not JSON": (
-        lambda: _safetensors_bytes(_good_tensors(), raw_meta={checkpoints.METADATA_KEY: "{not json"}),
-        "metadata is not valid JSON"),
-    "metadata that is a JSON list": (
-        lambda: _safetensors_bytes(_good_tensors(), raw_meta={checkpoints.METADATA_KEY: "[1, 2]"}),
-        "metadata must be a JSON object"),
-    "unknown head in metadata": (lambda: _safetensors_bytes(_good_tensors(), {**_good_meta(), "head": "tanh"}),
-                                 "unknown head 'tanh'"),
-    "torch.save of a whole nn.Module": (_classic_full_module, "refused to unpickle"),
-    "torch.save of a list of tensors": (lambda: _torch_bytes([torch.zeros(3)]), "expected a state dict"),
-    "state dict with float64 tensors": (
-        lambda: _torch_bytes({k: v.double() for k, v in ClassicVAE().state_dict().items()}), "dtype float64; expected float32"),
-}
-
-
-@pytest.mark.parametrize("case", list(BAD_FILES))
+@pytest.mark.parametrize("case", list(BAD_CHECKPOINTS))
 def test_bad_file_is_a_checkpoint_error_naming_the_file_and_the_problem(tmp_path, case):
-    make, problem = BAD_FILES[case]
+    make, problem = BAD_CHECKPOINTS[case]
     path = tmp_path / "bad.safetensors"
     path.write_bytes(make())
     with pytest.raises(CheckpointError, match=problem) as info:
@@ -286,9 +192,9 @@ def test_bad_file_is_a_checkpoint_error_naming_the_file_and_the_problem(tmp_path
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("case", list(BAD_FILES))
+@pytest.mark.parametrize("case", list(BAD_CHECKPOINTS))
 def test_bad_upload_is_a_checkpoint_error_naming_the_uploaded_file(case):
-    make, problem = BAD_FILES[case]
+    make, problem = BAD_CHECKPOINTS[case]
     with pytest.raises(CheckpointError, match=problem) as info:
         load_checkpoint_bytes(make(), UPLOAD_NAME)
     message = str(info.value)
@@ -310,7 +216,7 @@ def test_a_pickle_that_would_run_code_is_refused_without_running_it(tmp_path, fo
 
     marker = tmp_path / "marker"
     payload = {"fc1.weight": RunsCodeWhenUnpickled(marker)}
-    data = _torch_bytes(payload) if form == "torch.save" else pickle.dumps(payload, protocol=2)
+    data = torch_bytes(payload) if form == "torch.save" else pickle.dumps(payload, protocol=2)
     path = tmp_path / "evil.pt"
     path.write_bytes(data)
 

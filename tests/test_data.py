@@ -1,7 +1,6 @@
 """vae.data: the shipped sample, whole-tensor batching and offline IDX loading."""
 
 import random
-from urllib.error import URLError
 
 import pytest
 import torch
@@ -10,21 +9,6 @@ from backend_fixtures import write_mnist_raw
 from vae.data import DatasetError, Split, load_sample, load_split, raw_dir, shuffled_batches
 
 RAW_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """torchvision's downloader fails as it does offline; the test never touches the network."""
-    import torchvision.datasets.mnist as tv_mnist
-
-    calls = []
-
-    def offline(url, *args, **kwargs):
-        calls.append(url)
-        raise URLError("no network in tests")
-
-    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", offline)
-    return calls
 
 
 # --- the shipped sample ---------------------------------------------------------------------

@@ -153,8 +153,13 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
                               batch_size=cfg.batch_size, lr=cfg.lr, history=history,
                               metrics=metrics.to_dict(), train_seconds=round(elapsed, 3),
                               n_train=len(x_train), n_test=len(x_test), device=str(device))
+        # Checkpoint first: if the second write fails or the run is killed between the two, the
+        # resume state is one epoch behind and --resume redoes that epoch (identically), never the reverse.
+        try:
+            save_checkpoint(out, model, meta)
+        except CheckpointError as err:
+            raise TrainingError(f"{err}; the previous checkpoint is intact") from None
         _save_resume_state(out, epoch, history, elapsed, model, optimizer, shuffle_gen)
-        save_checkpoint(out, model, meta)
         if progress:
             progress(Progress(epoch, cfg.epochs, steps, steps, total / seen, metrics.neg_elbo, history))
     model.eval().requires_grad_(False)
