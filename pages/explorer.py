@@ -69,8 +69,8 @@ def z_sliders(latent: int) -> np.ndarray:
     return z
 
 
-def decoder_column(name: str, z: np.ndarray, mode: str, dataset: str) -> None:
-    """Image, out-of-range counts and histograms of one decoder at z."""
+def decoder_column(name: str, z: np.ndarray, mode: str, dataset: str, show_logits: bool) -> None:
+    """Image, out-of-range counts and histograms of one decoder at z (logits too if ``show_logits``)."""
     ckpt = loaders.checkpoint(name)
     head = ckpt.head
     out = decode(ckpt, z)
@@ -88,7 +88,7 @@ def decoder_column(name: str, z: np.ndarray, mode: str, dataset: str) -> None:
     st.plotly_chart(figures.pixel_histogram(out.pixels, loaders.data_histogram(dataset), "Output pixel values",
                                             color=figures.COLORS.get(head.name, "#1f77b4")),
                     config=figures.STATIC, key=f"hist_{name}")
-    if head.name in ("sigmoid", "logits", "continuous-bernoulli"):
+    if show_logits and head.name in ("sigmoid", "logits", "continuous-bernoulli"):
         st.plotly_chart(figures.logit_histogram(out.pre), config=figures.STATIC, key=f"logits_{name}")
 
 
@@ -104,9 +104,12 @@ def latent_panel(dataset: str, left: str, right: str, view: str, mode: str) -> N
                    "outside the prior, where training almost never sent the decoder. Expect odd images and, for "
                    "the raw decoder, more values outside [0, 1].")
     shown = {"sigmoid": [left], "raw": [right], "both": [left, right]}[view]
+    if len(shown) > 1:
+        st.caption("Choose *Sigmoid decoder* above to also see its logits and the sigmoid curve that maps them into (0, 1).")
     for col, name in zip(st.columns(len(shown)), shown):
         with col:
-            decoder_column(name, z, mode, dataset)
+            # Each chart costs the browser ~60 ms per move, so side by side shows pixel histograms only.
+            decoder_column(name, z, mode, dataset, show_logits=len(shown) == 1)
 
 
 def main() -> None:

@@ -77,6 +77,14 @@ def test_decoder_toggle_switches_between_sigmoid_and_raw():
         "**Raw (identity) + Gaussian (MSE)** · `mnist-raw-z20`"]
 
 
+def test_sigmoid_view_adds_the_logits_with_the_sigmoid_curve():
+    at = run_app(view="sigmoid")
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert len(charts) == 2 and any("sigmoid(t)" in spec for spec in charts)
+    at = run_app(view="both")
+    assert len(at.get("plotly_chart")) == 2, "side by side: one pixel histogram per decoder"
+
+
 def test_out_of_range_counts_shown_equal_the_backends():
     z = np.zeros(20)
     z[:3] = [1.5, -2.0, 0.5]
