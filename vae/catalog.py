@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,8 +55,6 @@ def load_catalog(shipped: Path | None = None, user: Path | None = None) -> Catal
 
 def checkpoint_name(text: str) -> str:
     """A safe file stem for a user checkpoint; ValueError if ``text`` is not one."""
-    import re
-
     name = text.strip()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name) or name.endswith(".safetensors"):
         raise ValueError(f"{text!r} is not a usable name: use 1-64 letters, digits, '_', '-' or '.', "
