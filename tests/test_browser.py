@@ -7,11 +7,13 @@ Screenshots of every page go to $SCREENSHOT_DIR (default test-output/screenshots
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from browser_helpers import ROOT, browser, chromium_path, streamlit_server, wait_idle
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 pytestmark = pytest.mark.browser
 
@@ -89,6 +91,27 @@ def test_drawing_a_digit_gives_reconstructions(app_page):
     assert page.locator("[data-testid='stImage'] img").count() >= 6  # the input + five heads
     assert page.locator("[data-testid='stCode']").filter(has_text="between 0 and 1").first.is_visible()
     page.screenshot(path=str(SHOTS / "reconstructions.png"), full_page=True)
+
+
+def test_clicking_the_latent_scatter_decodes_that_point(app_page):
+    url, page = app_page
+    page.goto(f"{url}/latent_map")
+    wait_idle(page)
+    page.get_by_text("Click a point in the scatter").wait_for()
+    # Click the plot area where the densest cluster of encoded digits lies (around z = 0).
+    plot = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first
+    box = plot.bounding_box()
+    assert box is not None
+    for dx, dy in ((0.5, 0.5), (0.48, 0.52), (0.52, 0.48), (0.5, 0.55), (0.45, 0.5)):
+        page.mouse.click(box["x"] + box["width"] * dx, box["y"] + box["height"] * dy)
+        try:
+            page.get_by_text(re.compile(r"sigmoid at z = \(")).wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeoutError:  # no point under the cursor; try a neighbouring spot
+            continue
+    wait_idle(page)
+    captions = page.get_by_text(re.compile(r"(sigmoid|raw) at z = \(")).all_inner_texts()
+    assert len(captions) == 2, captions
 
 
 @pytest.mark.parametrize("slug", [p for p in PAGES if p != "reconstructions"])
