@@ -63,8 +63,8 @@ def assert_never_partial(out: Path, when: str) -> None:
         epoch = load_checkpoint(out).meta["epochs"]  # raises on a partial or corrupt file
     if resume_path(out).exists():
         state = torch.load(resume_path(out), weights_only=True)
-        # the resume state is written just before the checkpoint: equal, or one epoch ahead
-        assert epoch is None or state["epoch"] in (epoch, epoch + 1), (when, epoch, state["epoch"])
+        # the resume state is written just after the checkpoint: equal, or one epoch behind
+        assert epoch is not None and state["epoch"] in (epoch, epoch - 1), (when, epoch, state["epoch"])
     visible = {p.name for p in out.parent.glob("*") if not p.name.startswith(".")}
     assert visible <= {out.name, resume_path(out).name}, (when, visible)
 
