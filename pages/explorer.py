@@ -16,8 +16,7 @@ VIEWS = {"sigmoid": "Sigmoid decoder", "raw": "Raw decoder", "both": "Side by si
 def choose_models() -> tuple[str, str, str]:
     """Dataset and the two checkpoints playing 'sigmoid decoder' and 'raw decoder'."""
     cat = loaders.catalog()
-    datasets = sorted({c.dataset for c in cat.checkpoints.values()}, key=lambda d: d != "mnist")
-    dataset = st.selectbox("Dataset", datasets, key="dataset")
+    dataset = st.selectbox("Dataset", cat.datasets(), key="dataset")
     names = [n for n, c in cat.checkpoints.items() if c.dataset == dataset]
     default_left = cat.name_of(cat.first(dataset=dataset, head="sigmoid", latent=20) or cat.select(dataset=dataset)[0])
     with st.expander("Which checkpoints play the two decoders"):

@@ -27,8 +27,7 @@ def main() -> None:
         "numbers cannot be compared directly. Feed the raw decoder's output to `F.binary_cross_entropy` and "
         "PyTorch refuses it: that error is the loss telling you the sigmoid was part of the model.")
     cat = loaders.catalog()
-    datasets = sorted({c.dataset for c in cat.checkpoints.values()}, key=lambda d: d != "mnist")
-    dataset = st.selectbox("Dataset", datasets, key="recon_dataset")
+    dataset = st.selectbox("Dataset", cat.datasets(), key="recon_dataset")
     models = {n: c for n, c in cat.checkpoints.items() if c.dataset == dataset and c.config.latent > 2}
     x, where = digits.pick_digit(dataset)
     if x is None:

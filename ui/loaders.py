@@ -14,6 +14,8 @@ from vae.catalog import Catalog, load_catalog
 from vae.checkpoints import Checkpoint
 from vae.data import Split, load_sample
 from vae.display import histogram
+from vae.evaluate import HIST_BINS as EVAL_HIST_BINS
+from vae.evaluate import HIST_RANGE
 from vae.explore import encode_mean
 from vae.jobs import TrainingRunner
 
@@ -27,8 +29,8 @@ from vae.jobs import TrainingRunner
 SERVER_TORCH_THREADS = 1
 torch.set_num_threads(SERVER_TORCH_THREADS)
 
-# Pixel-value histograms use one fixed binning everywhere so figures line up.
-HIST_LO, HIST_HI, HIST_BINS = -1.0, 2.0, 60
+# Pixel-value histograms use the binning of the checkpoints' own histograms, so figures line up.
+(HIST_LO, HIST_HI), HIST_BINS = HIST_RANGE, EVAL_HIST_BINS
 
 
 @st.cache_resource(show_spinner="Loading checkpoints ...")

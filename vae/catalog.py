@@ -28,6 +28,10 @@ class Catalog:
                 and (latent is None or c.config.latent == latent)
                 and (head is None or c.head.name == head)]
 
+    def datasets(self) -> list[str]:
+        """The datasets some checkpoint was trained on, MNIST first."""
+        return sorted({c.dataset for c in self.checkpoints.values()}, key=lambda d: (d != "mnist", d))
+
     def first(self, **criteria) -> Checkpoint | None:
         """The first checkpoint matching ``criteria`` (see :meth:`select`), or None."""
         found = self.select(**criteria)
