@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import io
 import os
 import statistics
@@ -37,15 +38,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from browser_helpers import CHROMIUM_ARGS, IDLE, chromium_path, streamlit_server  # noqa: E402
-from ui.state import Z_LIMIT, Z_STEP, format_z, parse_z, slider_key  # noqa: E402
+from ui.state import Z_LIMIT, Z_STEP, format_z, parse_z  # noqa: E402
 from vae.checkpoints import load_checkpoint  # noqa: E402
 from vae.display import as_image  # noqa: E402
 from vae.explore import decode  # noqa: E402
 
 CHECKPOINT = "mnist-sigmoid-z20"  # what the explorer shows for view=sigmoid with the shipped files
 LATENT = 20
-SLIDER = "[data-testid='stSlider'] input[type='range']"
-IMAGE = "[data-testid='stImage'] img"
+SLIDER = ".z-slider input[type='range']"  # ui/latent_panel.js: one per z dimension, in z order
+IMAGE = ".z-figure img"
 EXCEPTION = "[data-testid='stException']"
 MAX_SESSIONS, MAX_MOVES = 64, 500
 
@@ -86,7 +87,7 @@ async def run_session(browser, url: str, s: Session, moves: int, ckpt, move_time
         await page.goto(f"{url}/?z={format_z(z)}&view=sigmoid", timeout=move_timeout_ms * 4)
         await page.wait_for_selector(IMAGE, timeout=move_timeout_ms * 4)
         await page.wait_for_selector(IDLE, timeout=move_timeout_ms * 4)
-        slider = page.locator(f".st-key-{slider_key(dim)} {SLIDER}")  # columns: DOM order is not z order
+        slider = page.locator(SLIDER).nth(dim)
         image = page.locator(IMAGE).first
         for _ in range(moves):
             up = z[dim] + Z_STEP <= Z_LIMIT + 1e-9 and (rng.random() < 0.5 or z[dim] - Z_STEP < -Z_LIMIT - 1e-9)
@@ -109,8 +110,8 @@ async def run_session(browser, url: str, s: Session, moves: int, ckpt, move_time
         s.exceptions = await page.locator(EXCEPTION).count()
         # The image must be the decoding of the z this page says it shows ...
         shown_z = parse_z(urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)["z"][0])
-        src = await image.evaluate("img => img.src")
-        png = await (await context.request.get(src)).body()
+        src = await image.get_attribute("src")  # a PNG data URI
+        png = base64.b64decode(src.split(",", 1)[1])
         from PIL import Image
 
         pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"))

@@ -4,9 +4,11 @@
 
 All three are driven through Streamlit's own script runner (streamlit.testing.v1.AppTest).
 AppTest always reruns whole scripts, so the fragment path is a script that calls exactly the
-explorer's fragment function, which is what the server executes when a slider inside it moves:
+explorer's fragment function, which is what the server executes when a slider inside it moves.
+A move is simulated the way the server sees it: the panel's on_z_change callback stores the
+browser's z in session state (ui.state.take_z_from_sliders), then the fragment reruns.
 
-* fragment   - pages.explorer.latent_panel (sliders, decode, images, histograms);
+* fragment   - pages.explorer.latent_view (decode, images, histogram specs, the live panel);
 * full rerun - app.py (navigation + the whole explorer page): the baseline;
 * harness    - a one-slider script, to show what AppTest itself adds to every rerun (thread
   start, polling); a running server does not pay this, so "fragment - harness" estimates the
@@ -25,24 +27,28 @@ from common import ROOT, machine, percentile
 
 from streamlit.testing.v1 import AppTest
 
-from ui.state import slider_key
+from ui.state import Z_KEY
 
 FRAGMENT_SCRIPT = """
-from pages.explorer import latent_panel
-latent_panel("mnist", "mnist-sigmoid-z20", "mnist-raw-z20", VIEW, "clip")
+from pages.explorer import latent_view
+latent_view("mnist", "mnist-sigmoid-z20", "mnist-raw-z20", VIEW, "clip")
 """
 
 TRIVIAL_APP = """
 import streamlit as st
-st.slider("z1", -3.0, 3.0, 0.0, 0.05, key="z_slider_0")
+st.slider("z1", -3.0, 3.0, 0.0, 0.05, key="z")
 """
 
 
 def timed_changes(at: AppTest, n: int, start: int) -> list[float]:
-    """Move slider z1 ``n`` times (distinct values), timing each rerun in ms."""
+    """Change z1 ``n`` times (distinct values), timing each rerun in ms."""
     out = []
     for i in range(start, start + n):
-        at.slider(key=slider_key(0)).set_value(round(-2.5 + (i * 0.35) % 5.0, 2))
+        value = round(-2.5 + (i * 0.35) % 5.0, 2)
+        if at.slider:  # the harness: a real st.slider
+            at.slider(key=Z_KEY).set_value(value)
+        else:  # the explorer: what the panel's callback does with the browser's values
+            at.session_state[Z_KEY] = [value] + [0.0] * 19
         t0 = time.perf_counter()
         at.run()
         out.append(1000 * (time.perf_counter() - t0))

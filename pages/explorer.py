@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui import figures, loaders, state
+from ui import latent_panel, loaders, state
 from vae.data import LABEL_NAMES
-from vae.display import DISPLAY_MODES, as_image, out_of_range_overlay
+from vae.display import DISPLAY_MODES
 from vae.explore import chi2_quantile, decode, encode_mean
 
 VIEWS = {"sigmoid": "Sigmoid decoder", "raw": "Raw decoder", "both": "Side by side"}
@@ -54,61 +54,23 @@ def z_buttons(left: str, latent: int) -> None:
               help="z becomes the digit's posterior mean under the sigmoid decoder's encoder")
 
 
-def z_sliders(latent: int) -> np.ndarray:
-    """One slider per latent dimension, in units of the prior's sigma; returns the current z."""
-    z0 = state.get_z(latent)
-    cols = st.columns(5)
-    for i in range(latent):
-        key = state.slider_key(i)
-        if key not in st.session_state:
-            st.session_state[key] = float(z0[i])
-        cols[i % 5].slider(f"z{i + 1}", -state.Z_LIMIT, state.Z_LIMIT, step=state.Z_STEP, key=key, format="%.2f σ")
-    z = np.array([st.session_state[state.slider_key(i)] for i in range(latent)])
-    st.session_state[state.Z_KEY] = [float(v) for v in z]
-    return z
-
-
-def decoder_column(name: str, z: np.ndarray, mode: str, dataset: str, show_logits: bool) -> None:
-    """Image, out-of-range counts and histograms of one decoder at z (logits too if ``show_logits``)."""
-    ckpt = loaders.checkpoint(name)
-    head = ckpt.head
-    out = decode(ckpt, z)
-    n = out.pixels.size
-    st.markdown(f"**{head.title}** · `{name}`")
-    if head.bounded:
-        st.image(as_image(out.pixels, "clip", scale=1), caption=f"{head.activation}: every value in [0, 1]", width=224,
-                 output_format="PNG")
-    else:
-        a, b = st.columns(2)
-        a.image(as_image(out.pixels, mode, scale=1), caption=f"shown with {DISPLAY_MODES[mode]}", width=224, output_format="PNG")
-        b.image(out_of_range_overlay(out.pixels, scale=1), caption="what is really there: blue < 0, red > 1", width=224, output_format="PNG")
-    st.markdown(f"Below 0: **{out.below}** ({100 * out.below / n:.1f}%) · above 1: **{out.above}** "
-                f"({100 * out.above / n:.1f}%) · range [{out.pixels.min():.2f}, {out.pixels.max():.2f}]")
-    st.plotly_chart(figures.pixel_histogram(out.pixels, loaders.data_histogram(dataset), "Output pixel values",
-                                            color=figures.COLORS.get(head.name, "#1f77b4")),
-                    config=figures.STATIC, key=f"hist_{name}")
-    if show_logits and head.name in ("sigmoid", "logits", "continuous-bernoulli"):
-        st.plotly_chart(figures.logit_histogram(out.pre), config=figures.STATIC, key=f"logits_{name}")
-
-
 @st.fragment
-def latent_panel(dataset: str, left: str, right: str, view: str, mode: str) -> None:
-    """Everything a slider move changes; reruns alone so models and page chrome are untouched."""
+def latent_view(dataset: str, left: str, right: str, view: str, mode: str) -> None:
+    """Everything a slider move changes, in one panel; reruns alone so the page chrome is untouched."""
     latent = loaders.checkpoint(left).config.latent
-    z = z_sliders(latent)
+    z = state.get_z(latent)
     state.write_url(z, dataset=dataset, left=left, right=right, view=view, display=mode)
     sq, limit = float(z @ z), chi2_quantile(latent)
+    warning = None
     if sq > limit:
-        st.warning(f"‖z‖² = {sq:.1f} is beyond the 99.9% quantile of χ²({latent}) = {limit:.1f}: this z is far "
+        warning = (f"‖z‖² = {sq:.1f} is beyond the 99.9% quantile of χ²({latent}) = {limit:.1f}: this z is far "
                    "outside the prior, where training almost never sent the decoder. Expect odd images and, for "
                    "the raw decoder, more values outside [0, 1].")
     shown = {"sigmoid": [left], "raw": [right], "both": [left, right]}[view]
-    if len(shown) > 1:
-        st.caption("Choose *Sigmoid decoder* above to also see its logits and the sigmoid curve that maps them into (0, 1).")
-    for col, name in zip(st.columns(len(shown)), shown):
-        with col:
-            # Each chart costs the browser ~60 ms per move, so side by side shows pixel histograms only.
-            decoder_column(name, z, mode, dataset, show_logits=len(shown) == 1)
+    columns = [latent_panel.column(name, loaders.checkpoint(name).head, decode(loaders.checkpoint(name), z), mode,
+                                   loaders.data_histogram(dataset), show_logits=len(shown) == 1)
+               for name in shown]
+    latent_panel.show(z, columns, warning)
 
 
 def main() -> None:
@@ -137,8 +99,11 @@ def main() -> None:
             "minmax": "Min-max rescaling stretches whatever range came out onto black..white: any range looks fine.",
             "wrap": "`(x*255).astype(uint8)` wraps around: a slightly negative pixel becomes almost white.",
         }[mode])
+    if view == "both":
+        st.caption("Choose *Sigmoid decoder* above to also see its logits and the sigmoid curve that maps them "
+                   "into (0, 1).")
     z_buttons(left, loaders.checkpoint(left).config.latent)
-    latent_panel(dataset, left, right, view, mode)
+    latent_view(dataset, left, right, view, mode)
 
 
 if __name__ == "__main__":  # Streamlit runs each page as __main__; importing it (benchmarks) runs nothing

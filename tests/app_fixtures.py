@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,9 @@ def run_app(page: str | None = None, **query) -> AppTest:
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def explorer_panel(at: AppTest) -> dict:
+    """The explorer's live panel (ui.latent_panel) as sent to the browser: z, columns, charts."""
+    (element,) = at.get("bidi_component")
+    return json.loads(element.proto.json)

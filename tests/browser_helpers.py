@@ -28,13 +28,16 @@ def free_port() -> int:
 
 @contextmanager
 def streamlit_server(script: Path = ROOT / "app.py", env: dict | None = None,
-                     timeout: float = 90, script_args: list[str] | None = None) -> Iterator[str]:
-    """Run ``streamlit run script [-- script_args]`` on 127.0.0.1 and yield its base URL."""
+                     timeout: float = 90, script_args: list[str] | None = None,
+                     cwd: Path = ROOT) -> Iterator[str]:
+    """Run ``streamlit run script [-- script_args]`` on 127.0.0.1 and yield its base URL.
+
+    Streamlit reads ``.streamlit/config.toml`` from ``cwd``: the repo's settings by default."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
            "--browser.gatherUsageStats", "false"] + (["--", *script_args] if script_args else [])
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
+    proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:

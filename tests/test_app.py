@@ -8,6 +8,7 @@ backend computes.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,27 +17,33 @@ from streamlit.testing.v1 import AppTest
 
 import vae.paths
 from app_fixtures import PAGES, ROOT, run_app
+from app_fixtures import explorer_panel as panel
 from vae.checkpoints import load_checkpoint
-from ui.state import slider_key
+from ui.state import Z_KEY
 from vae.explore import chi2_quantile, decode
 
 # every test: user checkpoints in a temporary folder, a fresh catalog
 pytestmark = pytest.mark.usefixtures("isolated_user_dir")
 
 
-def z_values(at: AppTest, n: int = 20) -> list[float]:
-    """Slider values in latent order (the sliders are laid out in columns, so tree order differs)."""
-    return [at.slider(key=slider_key(i)).value for i in range(n)]
+def z_values(at: AppTest) -> list[float]:
+    return panel(at)["z"]
 
 
-def image_urls(at: AppTest) -> list[str]:
-    # Media URLs are content hashes: a different picture gets a different URL.
-    return [img.proto.imgs[0].url for img in at.get("image")]
+def image_srcs(at: AppTest) -> list[str]:
+    # PNG data URIs: a different picture gives a different string.
+    return [image["src"] for column in panel(at)["columns"] for image in column["images"]]
 
 
 def shown_counts(at: AppTest) -> list[tuple[int, int]]:
-    pattern = re.compile(r"Below 0: \*\*(\d+)\*\*.*above 1: \*\*(\d+)\*\*")
-    return [tuple(map(int, m.groups())) for md in at.markdown if (m := pattern.search(md.value))]
+    pattern = re.compile(r"Below 0: (\d+) .*above 1: (\d+) ")
+    return [tuple(map(int, pattern.search(c["counts"]).groups())) for c in panel(at)["columns"]]
+
+
+def move_sliders(at: AppTest, z: list[float]) -> AppTest:
+    """What a slider move does on the server: its callback stores z, the panel reruns."""
+    at.session_state[Z_KEY] = z
+    return at.run()
 
 
 def test_every_page_file_is_registered_in_the_navigation():
@@ -53,36 +60,44 @@ def test_every_page_renders_without_exception_and_explains_itself(page):
 
 
 def test_explorer_has_one_slider_per_latent_dimension_in_prior_units():
-    at = run_app()
-    assert len(at.slider) == 20
-    assert all((s.min, s.max) == (-3.0, 3.0) for s in at.slider)
+    p = panel(run_app())
+    assert len(p["z"]) == 20
+    assert (p["limit"], p["step"]) == (3.0, 0.05)
+
+
+def test_explorer_serves_plotly_js_from_the_installed_plotly_package():
+    import plotly
+    from ui.latent_panel import PLOTLY_JS_URL, _PLOTLY_FILES
+
+    assert panel(run_app())["plotly"] == PLOTLY_JS_URL == f"component/{_PLOTLY_FILES.name}/plotly.min.js"
+    assert Path(_PLOTLY_FILES.path, "plotly.min.js").read_bytes()[:200] == \
+        (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()[:200]
 
 
 def test_moving_a_slider_changes_the_decoded_images():
     at = run_app()
-    before = image_urls(at)
-    at.slider[0].set_value(2.5).run()
-    after = image_urls(at)
+    before = image_srcs(at)
+    after = image_srcs(move_sliders(at, [2.5] + [0.0] * 19))
     assert len(before) == len(after) == 3  # sigmoid image, raw image, raw out-of-range overlay
     assert all(a != b for a, b in zip(before, after))
+    assert panel(at)["z"][0] == 2.5
 
 
 def test_decoder_toggle_switches_between_sigmoid_and_raw():
     at = run_app()
     at.segmented_control[0].set_value("sigmoid").run()
-    assert [m.value for m in at.markdown if "·" in m.value and "`mnist-" in m.value] == [
-        "**Sigmoid + Bernoulli (BCE)** · `mnist-sigmoid-z20`"]
+    assert [(c["title"], c["name"]) for c in panel(at)["columns"]] == [
+        ("Sigmoid + Bernoulli (BCE)", "mnist-sigmoid-z20")]
     at.segmented_control[0].set_value("raw").run()
-    assert [m.value for m in at.markdown if "·" in m.value and "`mnist-" in m.value] == [
-        "**Raw (identity) + Gaussian (MSE)** · `mnist-raw-z20`"]
+    assert [(c["title"], c["name"]) for c in panel(at)["columns"]] == [
+        ("Raw (identity) + Gaussian (MSE)", "mnist-raw-z20")]
 
 
 def test_sigmoid_view_adds_the_logits_with_the_sigmoid_curve():
-    at = run_app(view="sigmoid")
-    charts = [c.proto.spec for c in at.get("plotly_chart")]
-    assert len(charts) == 2 and any("sigmoid(t)" in spec for spec in charts)
-    at = run_app(view="both")
-    assert len(at.get("plotly_chart")) == 2, "side by side: one pixel histogram per decoder"
+    charts = [chart for c in panel(run_app(view="sigmoid"))["columns"] for chart in c["charts"]]
+    assert len(charts) == 2 and any(trace.get("name") == "sigmoid(t)" for trace in charts[1]["data"])
+    columns = panel(run_app(view="both"))["columns"]
+    assert [len(c["charts"]) for c in columns] == [1, 1], "side by side: one pixel histogram per decoder"
 
 
 def test_out_of_range_counts_shown_equal_the_backends():
@@ -101,24 +116,26 @@ def test_state_round_trips_through_the_url():
     at = run_app(z="1,-1,0.5", view="raw", display="wrap")
     assert z_values(at)[:4] == [1.0, -1.0, 0.5, 0.0]
     assert at.segmented_control[0].value == "raw" and at.radio[0].value == "wrap"
-    at.slider(key=slider_key(3)).set_value(2.0).run()
+    move_sliders(at, [1.0, -1.0, 0.5, 2.0] + [0.0] * 16)
     assert at.query_params["z"].startswith("1,-1,0.5,2,0")
     assert at.query_params["view"] == "raw"
 
 
 def test_malformed_url_state_is_ignored():
     at = run_app(z="1,nan,x", view="nonsense")
-    assert all(s.value == 0.0 for s in at.slider)
+    assert z_values(at) == [0.0] * 20
     assert at.segmented_control[0].value == "both"
 
 
-def test_reset_random_and_start_from_digit_buttons_set_z():
+def test_reset_random_and_start_from_digit_buttons_set_z_and_move_the_sliders():
     at = run_app(z="1,1,1")
+    revision = panel(at)["rev"]
     buttons = {b.label: b for b in at.button}
     buttons["Reset to 0"].click().run()
-    assert all(s.value == 0.0 for s in at.slider)
+    assert z_values(at) == [0.0] * 20
+    assert panel(at)["rev"] > revision, "a new revision is what moves the sliders in the browser"
     {b.label: b for b in at.button}["Random z ~ N(0, I)"].click().run()
-    assert any(s.value != 0.0 for s in at.slider)
+    assert any(v != 0.0 for v in z_values(at))
     {b.label: b for b in at.button}["Start from this digit"].click().run()
     from vae.data import load_sample
     from vae.explore import encode_mean
@@ -128,12 +145,38 @@ def test_reset_random_and_start_from_digit_buttons_set_z():
     np.testing.assert_allclose(z_values(at), np.clip(mu, -3, 3), atol=0.026)
 
 
+def test_a_slider_move_keeps_the_revision_so_the_browser_does_not_snap_back():
+    at = run_app()
+    revision = panel(at)["rev"]
+    assert panel(move_sliders(at, [0.5] * 20))["rev"] == revision
+
+
+def _take(values):
+    import streamlit as st
+
+    from ui import state
+
+    st.session_state["taken"] = state.take_z_from_sliders(values)
+    st.session_state["z_after"] = st.session_state.get(state.Z_KEY)
+
+
+@pytest.mark.parametrize("values", [None, "1,2", [], [1.0] * 129, [float("nan")], [float("inf"), 0.0],
+                                    ["1"], [True, 0.0], {"z": [1.0]}])
+def test_slider_values_from_the_browser_are_checked_before_use(values):
+    at = AppTest.from_function(_take, args=(values,)).run()
+    assert at.session_state["taken"] is False and at.session_state["z_after"] is None
+
+
+def test_slider_values_from_the_browser_are_snapped_to_the_slider_grid():
+    at = AppTest.from_function(_take, args=([0.51, -7.0, 3],)).run()
+    assert at.session_state["taken"] is True and at.session_state["z_after"] == [0.5, -3.0, 3.0]
+
+
 def test_z_far_outside_the_prior_gets_a_warning():
     at = run_app(z=",".join(["3"] * 20))
     assert 9 * 20 > chi2_quantile(20)
-    assert any("outside the prior" in w.value for w in at.warning)
-    at = run_app(z="0.5")
-    assert not at.warning
+    assert "outside the prior" in panel(at)["warning"]
+    assert panel(run_app(z="0.5"))["warning"] is None
 
 
 def test_reconstructions_page_shows_pytorchs_bce_error_for_the_raw_head():

@@ -33,38 +33,51 @@ def app_page(tmp_path_factory):
         yield url, page
 
 
+FIRST_IMAGE = ".z-figure img"
+
+
 def first_image_src(page) -> str:
-    return page.locator("[data-testid='stImage'] img").first.get_attribute("src")
+    return page.locator(FIRST_IMAGE).first.get_attribute("src")
 
 
 def decoder_titles(page) -> list[str]:
-    return page.locator("strong").filter(has_text="+").all_inner_texts()
+    return page.locator(".z-title strong").all_inner_texts()
 
 
-def test_explorer_slider_toggle_and_screenshot(app_page):
+def test_explorer_sliders_images_histograms_and_toggle(app_page):
     url, page = app_page
     page.goto(url)
     wait_idle(page)
-    page.wait_for_selector("[data-testid='stImage'] img")
+    page.wait_for_selector(".z-chart .main-svg")  # plotly.js loaded from the app's own server
+    assert page.locator(".z-slider input[type='range']").count() == 20
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "explorer.png"), full_page=True)
 
     before = first_image_src(page)
-    page.locator("[data-testid='stSlider'] input[type='range']").first.focus()
+    bars_before = page.locator(".z-chart").first.evaluate("div => JSON.stringify(div.data[0].y)")
+    page.locator(".z-slider input[type='range']").first.focus()
     for _ in range(10):
         page.keyboard.press("ArrowRight")
-    page.wait_for_function("src => document.querySelector(\"[data-testid='stImage'] img\").src !== src",
-                           arg=before)
+    assert page.locator(".z-slider output").first.inner_text() == "0.50 σ"
+    page.wait_for_function("([sel, src]) => document.querySelector(sel).getAttribute('src') !== src",
+                           arg=[FIRST_IMAGE, before])
+    page.wait_for_function("() => location.search.includes('z=0.5')")  # every move reached the server
     wait_idle(page)
     assert first_image_src(page) != before
-    assert "z=0.5" in page.url, "the moved slider is mirrored in the URL"
+    assert page.locator(".z-chart").first.evaluate("div => JSON.stringify(div.data[0].y)") != bars_before, \
+        "the histogram is updated in place"
+    assert page.locator(".z-slider output").first.inner_text() == "0.50 σ", "no snap back after the rerun"
 
-    assert {"Sigmoid + Bernoulli (BCE)", "Raw (identity) + Gaussian (MSE)"} <= set(decoder_titles(page))
+    assert decoder_titles(page) == ["Sigmoid + Bernoulli (BCE)", "Raw (identity) + Gaussian (MSE)"]
     page.get_by_role("radio", name="Raw decoder", exact=True).click()
-    page.wait_for_function("() => !document.body.innerText.includes('Sigmoid + Bernoulli (BCE) ·')")
+    page.wait_for_function("() => document.querySelectorAll('.z-title strong').length === 1")
     wait_idle(page)
-    assert "Raw (identity) + Gaussian (MSE)" in decoder_titles(page)
-    assert "Sigmoid + Bernoulli (BCE)" not in decoder_titles(page)
+    assert decoder_titles(page) == ["Raw (identity) + Gaussian (MSE)"]
+
+    page.get_by_role("button", name="Reset to 0").click()
+    page.wait_for_function("() => document.querySelector('.z-slider output').textContent === '0.00 σ'")
+    assert page.locator(".z-slider input[type='range']").first.input_value() == "0", \
+        "z set on the server moves the sliders"
 
 
 def test_drawing_a_digit_gives_reconstructions(app_page):

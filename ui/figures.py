@@ -67,7 +67,7 @@ def pixel_histogram(values: np.ndarray, data_fraction: np.ndarray, title: str,
         layout=dict(
             title=dict(text=f"{title}<br><sup>{below} below 0 ({100 * below / n:.1f}%), "
                             f"{above} above 1 ({100 * above / n:.1f}%)</sup>", font=dict(size=13)),
-            height=height, margin=_MARGIN, bargap=0, showlegend=False, shapes=_unit_band(),
+            height=height, margin=dict(_MARGIN, l=55), bargap=0, showlegend=False, shapes=_unit_band(),
             xaxis=dict(range=[HIST_LO, HIST_HI], fixedrange=True),
             yaxis=dict(type="log", range=[-1.3, 2.05], title=dict(text="% of pixels"), fixedrange=True))))
 

@@ -2,7 +2,8 @@
 
 ``z`` (the latent point) lives under one session-state key so every page decodes the
 same point; the explorer writes it to ``?z=...`` together with its view settings so a
-view can be shared as a link.
+view can be shared as a link. z set by the server (buttons, a link) bumps a revision
+number: that is what tells the explorer's sliders in the browser to move (ui.latent_panel).
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ import numpy as np
 import streamlit as st
 
 Z_KEY = "z"
+Z_REV_KEY = "z_revision"
 Z_LIMIT = 3.0  # sliders span +-3 prior standard deviations
 Z_STEP = 0.05
+MAX_LATENT = 128  # longest z accepted from a link or the browser
 
 
-def slider_key(i: int) -> str:
-    return f"z_slider_{i}"
+def snap_z(values) -> np.ndarray:
+    """Values on the sliders' grid: multiples of Z_STEP within +-Z_LIMIT."""
+    return np.clip(np.round(np.asarray(values, dtype=float) / Z_STEP) * Z_STEP, -Z_LIMIT, Z_LIMIT)
 
 
-def parse_z(text: str, max_len: int = 128) -> np.ndarray | None:
+def parse_z(text: str, max_len: int = MAX_LATENT) -> np.ndarray | None:
     """z from a comma-separated query value; None if malformed. Values are clipped to the slider range."""
     try:
         values = [float(v) for v in text.split(",")][:max_len + 1]
@@ -27,7 +31,7 @@ def parse_z(text: str, max_len: int = 128) -> np.ndarray | None:
         return None
     if not 0 < len(values) <= max_len or not all(np.isfinite(values)):
         return None
-    return np.clip(np.round(np.asarray(values) / Z_STEP) * Z_STEP, -Z_LIMIT, Z_LIMIT)
+    return snap_z(values)
 
 
 def format_z(z: np.ndarray) -> str:
@@ -44,15 +48,27 @@ def get_z(latent: int) -> np.ndarray:
     return z
 
 
+def z_revision() -> int:
+    """How many times the server has set z in this session."""
+    return st.session_state.get(Z_REV_KEY, 0)
+
+
 def set_z(z: np.ndarray) -> None:
-    """Set the shared point and the explorer's sliders (call from callbacks or before the sliders)."""
-    z = np.clip(np.round(np.asarray(z, dtype=float) / Z_STEP) * Z_STEP, -Z_LIMIT, Z_LIMIT)
-    st.session_state[Z_KEY] = [float(v) for v in z]
-    for i, v in enumerate(z):
-        st.session_state[slider_key(i)] = float(v)
-    for i in range(len(z), 128):  # a shorter z zeroes the remaining sliders
-        if slider_key(i) in st.session_state:
-            st.session_state[slider_key(i)] = 0.0
+    """Set the shared point from the server side; the explorer's sliders follow it."""
+    st.session_state[Z_KEY] = [float(v) for v in snap_z(z)]
+    st.session_state[Z_REV_KEY] = z_revision() + 1
+
+
+def take_z_from_sliders(values) -> bool:
+    """Store z as moved on the explorer's sliders (no new revision: the sliders are already
+    there). Values come from the browser: anything but a short list of finite numbers is
+    ignored. Returns whether z was taken."""
+    if not isinstance(values, list) or not 0 < len(values) <= MAX_LATENT \
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) \
+            or not np.all(np.isfinite(values)):
+        return False
+    st.session_state[Z_KEY] = [float(v) for v in snap_z(values)]
+    return True
 
 
 def init_from_url(params: dict[str, tuple[str, ...]]) -> None:

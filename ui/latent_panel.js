@@ -1,0 +1,161 @@
+// The explorer's live panel (see ui/latent_panel.py): latent sliders, decoded images, counts and
+// Plotly histograms in one element that is updated in place on every rerun. Streamlit calls the
+// default export on mount and again whenever `data` changes; per-element state lives in PANELS.
+
+const PANELS = new WeakMap();
+const CHART_CONFIG = { staticPlot: true, displayModeBar: false, responsive: true };
+
+let plotlyLoading = null;
+
+// plotly.js from the plotly Python package, loaded once per page as a classic script.
+function loadPlotly(url) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!plotlyLoading) {
+    plotlyLoading = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = url;
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = () => { plotlyLoading = null; reject(new Error(`could not load ${url}`)); };
+      document.head.appendChild(script);
+    });
+  }
+  return plotlyLoading;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function formatZ(v) {
+  return `${Number(v).toFixed(2)} σ`;
+}
+
+// Builds the slider bank. Moves are coalesced: while one value is on its way to the server the
+// newest position waits, so dragging never queues a backlog of reruns.
+function buildSliders(panel, data, setStateValue) {
+  const grid = el("div", "z-grid");
+  grid.setAttribute("role", "group");
+  grid.setAttribute("aria-label", "latent vector z, in prior standard deviations");
+  panel.sliders = data.z.map((value, i) => {
+    const label = el("label", "z-slider");
+    const input = el("input");
+    Object.assign(input, { type: "range", min: -data.limit, max: data.limit, step: data.step });
+    input.value = value;
+    input.dataset.index = i;
+    const output = el("output", "z-value", formatZ(value));
+    input.addEventListener("input", () => {
+      output.textContent = formatZ(input.value);
+      send(panel, setStateValue);
+    });
+    label.append(el("span", "z-name", `z${i + 1}`), input, output);
+    grid.append(label);
+    return { input, output };
+  });
+  return grid;
+}
+
+function send(panel, setStateValue) {
+  if (panel.inFlight) {
+    panel.queued = true;
+    return;
+  }
+  panel.inFlight = true;
+  panel.queued = false;
+  setStateValue("z", panel.sliders.map((s) => Number(s.input.value)));
+  // A rerun that changes nothing may not call us back; never block the sliders for long.
+  panel.timer = setTimeout(() => release(panel, setStateValue), 1000);
+}
+
+function release(panel, setStateValue) {
+  clearTimeout(panel.timer);
+  panel.inFlight = false;
+  if (panel.queued) send(panel, setStateValue);
+}
+
+function ensureChildren(parent, count, make) {
+  while (parent.children.length < count) parent.append(make());
+  while (parent.children.length > count) parent.lastChild.remove();
+  return Array.from(parent.children);
+}
+
+function makeColumn() {
+  const column = el("div", "z-column");
+  const title = el("div", "z-title");
+  title.append(el("strong"), el("span", "z-sep", " · "), el("code"));
+  column.append(title, el("div", "z-images"), el("div", "z-counts"), el("div", "z-charts"));
+  return column;
+}
+
+function makeFigure() {
+  const figure = el("figure", "z-figure");
+  const img = el("img");
+  img.width = 224;
+  img.height = 224;
+  figure.append(img, el("figcaption"));
+  return figure;
+}
+
+function renderColumn(column, spec) {
+  column.querySelector(".z-title strong").textContent = spec.title;
+  column.querySelector(".z-title code").textContent = spec.name;
+  const figures = ensureChildren(column.querySelector(".z-images"), spec.images.length, makeFigure);
+  spec.images.forEach((image, i) => {
+    const img = figures[i].querySelector("img");
+    if (img.getAttribute("src") !== image.src) img.src = image.src;
+    img.alt = image.alt;
+    figures[i].querySelector("figcaption").textContent = image.caption;
+  });
+  column.querySelector(".z-counts").textContent = spec.counts;
+  return ensureChildren(column.querySelector(".z-charts"), spec.charts.length, () => el("div", "z-chart"));
+}
+
+function renderCharts(panel, plotlyUrl) {
+  loadPlotly(plotlyUrl).then(
+    (Plotly) => {
+      // Draw only the newest data: an older promise may resolve after a newer rerun arrived.
+      for (const [div, figure] of panel.pendingCharts) Plotly.react(div, figure.data, figure.layout, CHART_CONFIG);
+      panel.pendingCharts = [];
+    },
+    (err) => {
+      for (const [div] of panel.pendingCharts) div.textContent = `Histogram unavailable: ${err.message}`;
+    },
+  );
+}
+
+export default function (component) {
+  const { parentElement, data, setStateValue } = component;
+  if (!data) return;
+  let panel = PANELS.get(parentElement);
+  if (!panel || panel.sliders.length !== data.z.length) {
+    if (panel) panel.root.remove(); // only our own nodes: Streamlit keeps the panel's <style> here too
+    panel = { rev: data.rev, inFlight: false, queued: false, timer: null, pendingCharts: [] };
+    panel.root = el("div", "z-panel");
+    panel.warning = el("div", "z-warning");
+    panel.columns = el("div", "z-columns");
+    panel.root.append(buildSliders(panel, data, setStateValue), panel.warning, panel.columns);
+    parentElement.append(panel.root);
+    PANELS.set(parentElement, panel);
+  } else {
+    release(panel, setStateValue);
+  }
+  if (panel.rev !== data.rev) {
+    // z was set on the server (buttons, a link): move the sliders there.
+    panel.rev = data.rev;
+    panel.sliders.forEach((s, i) => {
+      s.input.value = data.z[i];
+      s.output.textContent = formatZ(data.z[i]);
+    });
+  }
+  panel.warning.textContent = data.warning || "";
+  panel.warning.hidden = !data.warning;
+  const columns = ensureChildren(panel.columns, data.columns.length, makeColumn);
+  panel.pendingCharts = [];
+  data.columns.forEach((spec, i) => {
+    const chartDivs = renderColumn(columns[i], spec);
+    spec.charts.forEach((figure, j) => panel.pendingCharts.push([chartDivs[j], figure]));
+  });
+  renderCharts(panel, data.plotly);
+}
