@@ -19,7 +19,7 @@ from common import ROOT, machine
 sys.path.insert(0, str(ROOT / "tests"))
 from browser_helpers import browser, streamlit_server  # noqa: E402
 
-APPS = {"explorer (app.py)": (ROOT / "app.py", "[data-testid='stImage'] img"),
+APPS = {"explorer (app.py)": (ROOT / "app.py", ".z-figure img"),
         "one-line page": (ROOT / "bench" / "apps" / "hello.py", "text=hello")}
 
 

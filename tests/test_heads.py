@@ -62,6 +62,20 @@ def test_sigmoid_head_nll_is_bce_on_sigmoid_outputs(batch):
     torch.testing.assert_close(HEADS["sigmoid"].nll(pre, x), expected)
 
 
+def test_sigmoid_head_gradient_is_pytorchs_bce_gradient_bit_for_bit_even_when_saturated():
+    # The head computes BCE with PyTorch's formulas in vectorised ops (vae.heads._ClassicBCE).
+    torch.manual_seed(0)
+    pre = torch.cat([torch.randn(64, 700) * 4, torch.full((64, 42), 40.0), torch.full((64, 42), -120.0)], 1)
+    x = torch.rand(64, 784).round() * torch.rand(64, 784)
+    ours, reference = pre.clone().requires_grad_(), pre.clone().requires_grad_()
+    HEADS["sigmoid"].nll(ours, x).sum().backward()
+    F.binary_cross_entropy(torch.sigmoid(reference), x, reduction="sum").backward()
+    assert torch.equal(ours.grad, reference.grad)
+    assert torch.isfinite(ours.grad).all(), "saturated sigmoids: zero gradient, never NaN"
+    expected = F.binary_cross_entropy(torch.sigmoid(pre), x, reduction="none")
+    torch.testing.assert_close(HEADS["sigmoid"].nll(pre, x), expected.sum(-1))
+
+
 def test_sigmoid_head_scores_nan_outputs_as_nan_instead_of_raising(batch):
     # F.binary_cross_entropy itself refuses NaN; a diverged model must give a NaN loss
     pre, x = batch

@@ -37,18 +37,32 @@ def _clip(pre: Tensor) -> Tensor:
     return pre.clamp(0.0, 1.0)
 
 
+class _ClassicBCE(torch.autograd.Function):
+    """``F.binary_cross_entropy(probs, x, reduction="none")`` with PyTorch's own formulas, forward
+    (log terms clamped at -100) and backward (denominator clamped at 1e-12), in vectorised ops.
+
+    Why not call it: PyTorch's CPU kernel checks every input against [0, 1] in a scalar loop,
+    ~1.2 of the ~7.8 ms of a training step here (bench/RESULTS.md). Inputs here come from a
+    sigmoid, so the check can only ever catch NaN, and NaN should give a NaN loss (a diverged
+    model stops training cleanly) rather than an exception. Gradients are bit-identical to
+    PyTorch's; losses agree to float32 rounding (tests/test_heads.py). The app still shows
+    PyTorch's refusal through :meth:`Head.bce_error`, which calls the real thing.
+    """
+
+    @staticmethod
+    def forward(ctx, probs: Tensor, x: Tensor) -> Tensor:  # noqa: D102
+        ctx.save_for_backward(probs, x)
+        return (x - 1) * torch.log1p(-probs).clamp_min(-100) - x * torch.log(probs).clamp_min(-100)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # noqa: D102
+        probs, x = ctx.saved_tensors
+        return grad * (probs - x) / ((1 - probs) * probs).clamp_min(1e-12), None
+
+
 def _bernoulli_nll_of_probs(pre: Tensor, x: Tensor) -> Tensor:
-    # The classic example's loss: BCE on sigmoid outputs (log terms clamped at -100).
-    probs = torch.sigmoid(pre)
-    try:
-        return F.binary_cross_entropy(probs, x, reduction="none").sum(-1)
-    except RuntimeError:
-        # BCE refuses NaN inputs; a diverged model must score NaN so training stops cleanly.
-        # Handled here, off the hot path: masking every batch would cost ~3% of a step.
-        if not probs.isnan().any():
-            raise
-        nll = F.binary_cross_entropy(probs.nan_to_num(0.5), x, reduction="none").sum(-1)
-        return nll.masked_fill(probs.isnan().any(-1), math.nan)
+    # The classic example's loss: BCE on sigmoid outputs.
+    return _ClassicBCE.apply(torch.sigmoid(pre), x).sum(-1)
 
 
 def _bernoulli_nll_of_logits(pre: Tensor, x: Tensor) -> Tensor:
