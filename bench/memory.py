@@ -51,7 +51,8 @@ def main() -> None:
             wait_idle(page)
         page.goto(url)
         wait_idle(page)
-        page.locator("[data-testid='stSlider'] input[type='range']").first.focus()
+        page.wait_for_selector(".z-chart .main-svg")
+        page.locator(".z-slider input[type='range']").first.focus()
         for _ in range(10):
             page.keyboard.press("ArrowRight")
             wait_idle(page)

@@ -19,6 +19,7 @@ import vae.paths
 from app_fixtures import PAGES, ROOT, run_app
 from app_fixtures import explorer_panel as panel
 from vae.checkpoints import load_checkpoint
+from ui import figures
 from ui.state import Z_KEY
 from vae.explore import chi2_quantile, decode
 
@@ -94,10 +95,14 @@ def test_decoder_toggle_switches_between_sigmoid_and_raw():
 
 
 def test_sigmoid_view_adds_the_logits_with_the_sigmoid_curve():
-    charts = [chart for c in panel(run_app(view="sigmoid"))["columns"] for chart in c["charts"]]
-    assert len(charts) == 2 and any(trace.get("name") == "sigmoid(t)" for trace in charts[1]["data"])
-    columns = panel(run_app(view="both"))["columns"]
-    assert [len(c["charts"]) for c in columns] == [1, 1], "side by side: one pixel histogram per decoder"
+    chart = panel(run_app(view="sigmoid"))["chart"]
+    assert [t["name"] for t in chart["data"]] == ["this image", "MNIST pixels", "logits", "sigmoid(t)"]
+    assert [a["text"].split("<br>")[0] for a in chart["layout"]["annotations"]] == [
+        "Output pixel values", "Pre-activation logits and the sigmoid that maps them into (0, 1)"]
+    chart = panel(run_app(view="both"))["chart"]
+    assert [t["name"] for t in chart["data"]] == ["this image", "MNIST pixels"] * 2, \
+        "side by side: one pixel histogram per decoder"
+    assert [t["marker"]["color"] for t in chart["data"][::2]] == [figures.COLORS["sigmoid"], figures.COLORS["raw"]]
 
 
 def test_out_of_range_counts_shown_equal_the_backends():

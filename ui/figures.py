@@ -90,6 +90,54 @@ def logit_histogram(pre: np.ndarray, height: int = 230) -> SpecFigure:
                         fixedrange=True, tickvals=[0, 0.5, 1]))))
 
 
+def _axis_ref(letter: str, i: int) -> str:
+    return letter if i == 1 else f"{letter}{i}"
+
+
+def _axis_key(ref: str) -> str:
+    return f"{ref[0]}axis{ref[1:]}"
+
+
+def side_by_side(specs: list[dict], gap: float = 0.1) -> SpecFigure:
+    """Single-panel specs (as built above) as one figure, panels left to right, each with its own
+    axes, shapes and title. One figure is one ``Plotly.react`` per slider move instead of one per
+    chart (~25 ms of browser time each)."""
+    width = (1 - gap * (len(specs) - 1)) / len(specs)
+    data, annotations, shapes = [], [], []
+    layout: dict = dict(bargap=0, showlegend=False, height=max(s["layout"]["height"] for s in specs),
+                        # room below for the x tick labels, right for a last panel's second y axis
+                        margin=dict(specs[0]["layout"]["margin"], b=28, r=max(10, 45 * ("yaxis2" in specs[-1]["layout"]))))
+    next_x, next_y = 1, 1
+    for k, spec in enumerate(specs):
+        src = spec["layout"]
+        x0 = k * (width + gap)
+        xref = _axis_ref("x", next_x)
+        # this panel's y axes in order ("y", then "y2" if overlaid) -> fresh names
+        ymap = {}
+        for old in sorted((key for key in src if key.startswith("yaxis")), key=lambda key: int(key[5:] or 1)):
+            ymap[_axis_ref("y", int(old[5:] or 1))] = _axis_ref("y", next_y)
+            next_y += 1
+        ymain = ymap["y"]
+        layout[_axis_key(xref)] = dict(src.get("xaxis", {}), domain=[x0, x0 + width], anchor=ymain)
+        for old, ref in ymap.items():
+            axis = dict(src[_axis_key(old)], anchor=xref)
+            if "overlaying" in axis:
+                axis["overlaying"] = ymap[axis["overlaying"]]
+            layout[_axis_key(ref)] = axis
+        next_x += 1
+        for trace in spec["data"]:
+            data.append(dict(trace, xaxis=xref, yaxis=ymap[trace.get("yaxis", "y")]))
+        for shape in src.get("shapes", []):
+            shapes.append(dict(shape, xref={"x": xref}.get(shape["xref"], shape["xref"]),
+                               yref={"paper": f"{ymain} domain", **ymap}.get(shape["yref"], shape["yref"])))
+        if "title" in src:
+            annotations.append(dict(text=src["title"]["text"], font=src["title"].get("font", {}), showarrow=False,
+                                    xref="paper", yref="paper", x=x0 + width / 2, y=1, xanchor="center",
+                                    yanchor="bottom"))
+    layout.update(shapes=shapes, annotations=annotations)
+    return SpecFigure(dict(data=data, layout=layout))
+
+
 _SIGMOID_T = np.linspace(-20.0, 10.0, 121).round(3).tolist()
 _SIGMOID_Y = [round(1 / (1 + np.exp(-t)), 4) for t in _SIGMOID_T]
 

@@ -85,7 +85,7 @@ function makeColumn() {
   const column = el("div", "z-column");
   const title = el("div", "z-title");
   title.append(el("strong"), el("span", "z-sep", " · "), el("code"));
-  column.append(title, el("div", "z-images"), el("div", "z-counts"), el("div", "z-charts"));
+  column.append(title, el("div", "z-images"), el("div", "z-counts"));
   return column;
 }
 
@@ -109,18 +109,18 @@ function renderColumn(column, spec) {
     figures[i].querySelector("figcaption").textContent = image.caption;
   });
   column.querySelector(".z-counts").textContent = spec.counts;
-  return ensureChildren(column.querySelector(".z-charts"), spec.charts.length, () => el("div", "z-chart"));
 }
 
-function renderCharts(panel, plotlyUrl) {
+// One figure holds every histogram: one Plotly.react per move (each call costs ~25 ms).
+function renderChart(panel, plotlyUrl) {
   loadPlotly(plotlyUrl).then(
     (Plotly) => {
-      // Draw only the newest data: an older promise may resolve after a newer rerun arrived.
-      for (const [div, figure] of panel.pendingCharts) Plotly.react(div, figure.data, figure.layout, CHART_CONFIG);
-      panel.pendingCharts = [];
+      // Draw only the newest figure: an older promise may resolve after a newer rerun arrived.
+      if (panel.pendingChart) Plotly.react(panel.chart, panel.pendingChart.data, panel.pendingChart.layout, CHART_CONFIG);
+      panel.pendingChart = null;
     },
     (err) => {
-      for (const [div] of panel.pendingCharts) div.textContent = `Histogram unavailable: ${err.message}`;
+      panel.chart.textContent = `Histograms unavailable: ${err.message}`;
     },
   );
 }
@@ -131,11 +131,12 @@ export default function (component) {
   let panel = PANELS.get(parentElement);
   if (!panel || panel.sliders.length !== data.z.length) {
     if (panel) panel.root.remove(); // only our own nodes: Streamlit keeps the panel's <style> here too
-    panel = { rev: data.rev, inFlight: false, queued: false, timer: null, pendingCharts: [] };
+    panel = { rev: data.rev, inFlight: false, queued: false, timer: null, pendingChart: null };
     panel.root = el("div", "z-panel");
     panel.warning = el("div", "z-warning");
     panel.columns = el("div", "z-columns");
-    panel.root.append(buildSliders(panel, data, setStateValue), panel.warning, panel.columns);
+    panel.chart = el("div", "z-chart");
+    panel.root.append(buildSliders(panel, data, setStateValue), panel.warning, panel.columns, panel.chart);
     parentElement.append(panel.root);
     PANELS.set(parentElement, panel);
   } else {
@@ -152,10 +153,7 @@ export default function (component) {
   panel.warning.textContent = data.warning || "";
   panel.warning.hidden = !data.warning;
   const columns = ensureChildren(panel.columns, data.columns.length, makeColumn);
-  panel.pendingCharts = [];
-  data.columns.forEach((spec, i) => {
-    const chartDivs = renderColumn(columns[i], spec);
-    spec.charts.forEach((figure, j) => panel.pendingCharts.push([chartDivs[j], figure]));
-  });
-  renderCharts(panel, data.plotly);
+  data.columns.forEach((spec, i) => renderColumn(columns[i], spec));
+  panel.pendingChart = data.chart;
+  renderChart(panel, data.plotly);
 }

@@ -51,7 +51,8 @@ def _png_uri(image: np.ndarray) -> str:
 
 def column(name: str, head: Head, out: Decoded, mode: str, data_fraction: np.ndarray,
            show_logits: bool) -> dict:
-    """What the panel shows for one decoder at one z: images, counts and histogram specs.
+    """What the panel shows for one decoder at one z: images, counts and histogram specs
+    (drawn below the columns, all in one figure: see :func:`show`).
 
     A bounded head is shown as is; a raw head's values are shown with ``mode`` (how real
     code displays them) next to an overlay of what is really there.
@@ -81,8 +82,11 @@ def _moved(key: str) -> None:
 
 
 def show(z: np.ndarray, columns: list[dict], warning: str | None = None, key: str = "latent_panel") -> None:
-    """Draw (or update in place) the panel: one slider per entry of ``z``, then ``columns``."""
+    """Draw (or update in place) the panel: one slider per entry of ``z``, then ``columns``
+    side by side, then every column's charts as the panels of one figure."""
     values = [float(v) for v in z]
+    chart = figures.side_by_side([spec for c in columns for spec in c["charts"]]).to_dict()
     _panel(key=key, default={"z": values}, on_z_change=partial(_moved, key),
            data=dict(z=values, rev=state.z_revision(), limit=state.Z_LIMIT, step=state.Z_STEP,
-                     plotly=PLOTLY_JS_URL, warning=warning, columns=columns))
+                     plotly=PLOTLY_JS_URL, warning=warning, chart=chart,
+                     columns=[{k: v for k, v in c.items() if k != "charts"} for c in columns]))
