@@ -94,13 +94,32 @@ def test_decoder_toggle_switches_between_sigmoid_and_raw():
         ("Raw (identity) + Gaussian (MSE)", "mnist-raw-z20")]
 
 
+def test_choosing_a_2d_model_gives_two_sliders_and_its_raw_twin():
+    at = run_app(z="1,2,3")
+    at.selectbox(key="left").set_value("mnist-sigmoid-z2").run()
+    p = panel(at)
+    assert p["z"] == [1.0, 2.0], "z keeps its first coordinates"
+    assert [c["name"] for c in p["columns"]] == ["mnist-sigmoid-z2", "mnist-raw-z2"]
+    assert at.selectbox(key="right").options == ["mnist-sigmoid-z2", "mnist-raw-z2"], "same latent size only"
+
+
+def test_switching_to_fashion_mnist_decodes_with_its_models_and_data():
+    at = run_app()
+    at.selectbox(key="dataset").set_value("fashion-mnist").run()
+    p = panel(at)
+    assert [c["name"] for c in p["columns"]] == ["fashion-mnist-sigmoid-z20", "fashion-mnist-raw-z20"]
+    data_curve = [t for t in p["chart"]["data"] if t["name"] == "pixels of the data"]
+    assert data_curve and data_curve[0]["y"] != panel(run_app())["chart"]["data"][1]["y"], \
+        "the overlaid data histogram is the chosen dataset's"
+
+
 def test_sigmoid_view_adds_the_logits_with_the_sigmoid_curve():
     chart = panel(run_app(view="sigmoid"))["chart"]
-    assert [t["name"] for t in chart["data"]] == ["this image", "MNIST pixels", "logits", "sigmoid(t)"]
+    assert [t["name"] for t in chart["data"]] == ["this image", "pixels of the data", "logits", "sigmoid(t)"]
     assert [a["text"].split("<br>")[0] for a in chart["layout"]["annotations"]] == [
         "Output pixel values", "Pre-activation logits and the sigmoid that maps them into (0, 1)"]
     chart = panel(run_app(view="both"))["chart"]
-    assert [t["name"] for t in chart["data"]] == ["this image", "MNIST pixels"] * 2, \
+    assert [t["name"] for t in chart["data"]] == ["this image", "pixels of the data"] * 2, \
         "side by side: one pixel histogram per decoder"
     assert [t["marker"]["color"] for t in chart["data"][::2]] == [figures.COLORS["sigmoid"], figures.COLORS["raw"]]
 

@@ -63,7 +63,7 @@ def pixel_histogram(values: np.ndarray, data_fraction: np.ndarray, title: str,
         data=[dict(type="bar", x=x, y=_nonzero(100 * counts / n), marker=dict(color=color), name="this image",
                    width=(HIST_HI - HIST_LO) / HIST_BINS),
               dict(type="scatter", x=x, y=_nonzero(100 * data_fraction), mode="lines",
-                   line=dict(color=COLORS["data"], width=1.5, shape="hvh"), name="MNIST pixels")],
+                   line=dict(color=COLORS["data"], width=1.5, shape="hvh"), name="pixels of the data")],
         layout=dict(
             title=dict(text=f"{title}<br><sup>{below} below 0 ({100 * below / n:.1f}%), "
                             f"{above} above 1 ({100 * above / n:.1f}%)</sup>", font=dict(size=13)),

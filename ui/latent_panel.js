@@ -35,7 +35,7 @@ function formatZ(v) {
 
 // Builds the slider bank. Moves are coalesced: while one value is on its way to the server the
 // newest position waits, so dragging never queues a backlog of reruns.
-function buildSliders(panel, data, setStateValue) {
+function buildSliders(panel, data) {
   const grid = el("div", "z-grid");
   grid.setAttribute("role", "group");
   grid.setAttribute("aria-label", "latent vector z, in prior standard deviations");
@@ -44,11 +44,10 @@ function buildSliders(panel, data, setStateValue) {
     const input = el("input");
     Object.assign(input, { type: "range", min: -data.limit, max: data.limit, step: data.step });
     input.value = value;
-    input.dataset.index = i;
     const output = el("output", "z-value", formatZ(value));
     input.addEventListener("input", () => {
       output.textContent = formatZ(input.value);
-      send(panel, setStateValue);
+      send(panel);
     });
     label.append(el("span", "z-name", `z${i + 1}`), input, output);
     grid.append(label);
@@ -57,22 +56,22 @@ function buildSliders(panel, data, setStateValue) {
   return grid;
 }
 
-function send(panel, setStateValue) {
+function send(panel) {
   if (panel.inFlight) {
     panel.queued = true;
     return;
   }
   panel.inFlight = true;
   panel.queued = false;
-  setStateValue("z", panel.sliders.map((s) => Number(s.input.value)));
+  panel.setStateValue("z", panel.sliders.map((s) => Number(s.input.value)));
   // A rerun that changes nothing may not call us back; never block the sliders for long.
-  panel.timer = setTimeout(() => release(panel, setStateValue), 1000);
+  panel.timer = setTimeout(() => release(panel), 1000);
 }
 
-function release(panel, setStateValue) {
+function release(panel) {
   clearTimeout(panel.timer);
   panel.inFlight = false;
-  if (panel.queued) send(panel, setStateValue);
+  if (panel.queued) send(panel);
 }
 
 function ensureChildren(parent, count, make) {
@@ -130,17 +129,21 @@ export default function (component) {
   if (!data) return;
   let panel = PANELS.get(parentElement);
   if (!panel || panel.sliders.length !== data.z.length) {
-    if (panel) panel.root.remove(); // only our own nodes: Streamlit keeps the panel's <style> here too
-    panel = { rev: data.rev, inFlight: false, queued: false, timer: null, pendingChart: null };
+    if (panel) {
+      clearTimeout(panel.timer);
+      panel.root.remove(); // only our own nodes: Streamlit keeps the panel's <style> here too
+    }
+    panel = { rev: data.rev, inFlight: false, queued: false, timer: null, pendingChart: null, setStateValue };
     panel.root = el("div", "z-panel");
     panel.warning = el("div", "z-warning");
     panel.columns = el("div", "z-columns");
     panel.chart = el("div", "z-chart");
-    panel.root.append(buildSliders(panel, data, setStateValue), panel.warning, panel.columns, panel.chart);
+    panel.root.append(buildSliders(panel, data), panel.warning, panel.columns, panel.chart);
     parentElement.append(panel.root);
     PANELS.set(parentElement, panel);
   } else {
-    release(panel, setStateValue);
+    panel.setStateValue = setStateValue;
+    release(panel);
   }
   if (panel.rev !== data.rev) {
     // z was set on the server (buttons, a link): move the sliders there.
