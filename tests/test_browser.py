@@ -68,6 +68,18 @@ def test_explorer_sliders_images_histograms_and_toggle(app_page):
         "the histogram is updated in place"
     assert page.locator(".z-slider output").first.inner_text() == "0.50 σ", "no snap back after the rerun"
 
+    # Dragging sends many values while reruns are in flight: the last one must win.
+    box = page.locator(".z-slider input[type='range']").nth(1).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(box["x"] + box["width"] / 2 + step * box["width"] / 20, box["y"] + box["height"] / 2)
+    page.mouse.up()
+    assert page.locator(".z-slider output").nth(1).inner_text() == "3.00 σ"
+    page.wait_for_function("() => new URLSearchParams(location.search).get('z').startsWith('0.5,3,')")
+    wait_idle(page)
+    assert page.locator(".z-slider output").nth(1).inner_text() == "3.00 σ"
+
     assert decoder_titles(page) == ["Sigmoid + Bernoulli (BCE)", "Raw (identity) + Gaussian (MSE)"]
     page.get_by_role("radio", name="Raw decoder", exact=True).click()
     page.wait_for_function("() => document.querySelectorAll('.z-title strong').length === 1")
