@@ -47,6 +47,7 @@ CHECKPOINT = "mnist-sigmoid-z20"  # what the explorer shows for view=sigmoid wit
 LATENT = 20
 SLIDER = ".z-slider input[type='range']"  # ui/latent_panel.js: one per z dimension, in z order
 IMAGE = ".z-figure img"
+CHART = ".z-chart .main-svg"
 EXCEPTION = "[data-testid='stException']"
 MAX_SESSIONS, MAX_MOVES = 64, 500
 
@@ -86,6 +87,9 @@ async def run_session(browser, url: str, s: Session, moves: int, ckpt, move_time
         page.on("pageerror", lambda err: s.page_errors.append(str(err)))
         await page.goto(f"{url}/?z={format_z(z)}&view=sigmoid", timeout=move_timeout_ms * 4)
         await page.wait_for_selector(IMAGE, timeout=move_timeout_ms * 4)
+        # Ready means the histograms are drawn too: plotly.js (4.8 MB) is parsed after the first image,
+        # and with 20 pages starting at once on 2 cores that can hold a page's main thread for > 30 s.
+        await page.wait_for_selector(CHART, timeout=move_timeout_ms * 4)
         await page.wait_for_selector(IDLE, timeout=move_timeout_ms * 4)
         slider = page.locator(SLIDER).nth(dim)
         image = page.locator(IMAGE).first
@@ -123,6 +127,13 @@ async def run_session(browser, url: str, s: Session, moves: int, ckpt, move_time
             s.error = f"wrong image: URL z[{dim}]={shown_z[dim]:g}, pressed to {z[dim]:g}"
     except Exception as err:
         s.error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        try:  # what the page showed at that moment, for the report
+            state = await page.evaluate("""(sel) => ({sliders: document.querySelectorAll(sel).length,
+                script: document.querySelector("[data-testid='stApp']")?.dataset.testScriptState,
+                text: document.body.innerText.slice(0, 120).replace(/\\s+/g, " ")})""", SLIDER)
+            s.error += f" [page: {state}]"
+        except Exception:
+            pass
     finally:
         await context.close()
 
