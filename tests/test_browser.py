@@ -59,6 +59,7 @@ def test_explorer_sliders_images_histograms_and_toggle(app_page):
     for _ in range(10):
         page.keyboard.press("ArrowRight")
     assert page.locator(".z-slider output").first.inner_text() == "0.50 σ"
+    assert page.locator(".z-slider input[type='range']").first.get_attribute("aria-valuetext") == "0.50 σ"
     page.wait_for_function("([sel, src]) => document.querySelector(sel).getAttribute('src') !== src",
                            arg=[FIRST_IMAGE, before])
     page.wait_for_function("() => location.search.includes('z=0.5')")  # every move reached the server
@@ -90,6 +91,23 @@ def test_explorer_sliders_images_histograms_and_toggle(app_page):
     page.wait_for_function("() => document.querySelector('.z-slider output').textContent === '0.00 σ'")
     assert page.locator(".z-slider input[type='range']").first.input_value() == "0", \
         "z set on the server moves the sliders"
+
+
+def test_explorer_histograms_follow_a_dark_theme(app_page):
+    url, page = app_page
+    dark = page.context.browser.new_page(color_scheme="dark", viewport={"width": 1400, "height": 1600})
+    try:
+        dark.goto(url)
+        wait_idle(dark)
+        dark.wait_for_selector(".z-chart .main-svg")
+        text, paper, font = dark.locator(".z-chart").evaluate(
+            "div => [getComputedStyle(div).color, div._fullLayout.paper_bgcolor, div._fullLayout.font.color]")
+        assert sum(map(int, re.findall(r"\d+", text)[:3])) > 3 * 160, f"Streamlit's dark theme has light text: {text}"
+        numbers = lambda colour: re.findall(r"[\d.]+", colour)  # noqa: E731 - "rgb(1, 2, 3)" == "rgb(1,2,3)"
+        assert numbers(paper) == ["0", "0", "0", "0"], "no white box behind the histograms"
+        assert numbers(font) == numbers(text), "axis labels in the page's own text colour"
+    finally:
+        dark.close()
 
 
 def test_drawing_a_digit_gives_reconstructions(app_page):

@@ -33,6 +33,11 @@ function formatZ(v) {
   return `${Number(v).toFixed(2)} σ`;
 }
 
+function showValue(slider, value) {
+  slider.output.textContent = formatZ(value);
+  slider.input.setAttribute("aria-valuetext", formatZ(value)); // read "0.50 σ", not "0.5"
+}
+
 // Builds the slider bank. Moves are coalesced: while one value is on its way to the server the
 // newest position waits, so dragging never queues a backlog of reruns.
 function buildSliders(panel, data) {
@@ -44,14 +49,15 @@ function buildSliders(panel, data) {
     const input = el("input");
     Object.assign(input, { type: "range", min: -data.limit, max: data.limit, step: data.step });
     input.value = value;
-    const output = el("output", "z-value", formatZ(value));
+    const slider = { input, output: el("output", "z-value") };
+    showValue(slider, value);
     input.addEventListener("input", () => {
-      output.textContent = formatZ(input.value);
+      showValue(slider, input.value);
       send(panel);
     });
-    label.append(el("span", "z-name", `z${i + 1}`), input, output);
+    label.append(el("span", "z-name", `z${i + 1}`), input, slider.output);
     grid.append(label);
-    return { input, output };
+    return slider;
   });
   return grid;
 }
@@ -115,7 +121,12 @@ function renderChart(panel, plotlyUrl) {
   loadPlotly(plotlyUrl).then(
     (Plotly) => {
       // Draw only the newest figure: an older promise may resolve after a newer rerun arrived.
-      if (panel.pendingChart) Plotly.react(panel.chart, panel.pendingChart.data, panel.pendingChart.layout, CHART_CONFIG);
+      if (panel.pendingChart) {
+        // Transparent, in the page's text colour: right in Streamlit's light and dark themes alike.
+        const layout = { ...panel.pendingChart.layout, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+                         font: { color: getComputedStyle(panel.root).color } };
+        Plotly.react(panel.chart, panel.pendingChart.data, layout, CHART_CONFIG);
+      }
       panel.pendingChart = null;
     },
     (err) => {
@@ -150,7 +161,7 @@ export default function (component) {
     panel.rev = data.rev;
     panel.sliders.forEach((s, i) => {
       s.input.value = data.z[i];
-      s.output.textContent = formatZ(data.z[i]);
+      showValue(s, data.z[i]);
     });
   }
   panel.warning.textContent = data.warning || "";
