@@ -1,11 +1,13 @@
 """Memory: peak RSS of the app server with every shipped checkpoint loaded and one session open.
 
-    .venv/bin/python bench/memory.py
+    .venv/bin/python bench/memory.py [--torch-free]
 
 Starts `streamlit run app.py`, opens the explorer in headless Chromium, moves a slider, visits
 every page (which loads every checkpoint and the samples), then reads the server's VmHWM (peak
 resident set) from /proc. For the breakdown it also measures, in fresh processes, the RSS of
 Python + `import streamlit`, + `import torch`, and the bytes of all checkpoint weights.
+With --torch-free it first measures bench/apps/torch_free_first_image.py, an experiment that
+bounds what a torch-free explorer could need.
 """
 
 from __future__ import annotations
@@ -40,7 +42,20 @@ def rss_after(code: str) -> float:
     return int(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT).stdout) / 1024
 
 
+def torch_free_peak_mb() -> float:
+    """Peak RSS of bench/apps/torch_free_first_image.py (an experiment, not the product) once shown."""
+    with streamlit_server(ROOT / "bench" / "apps" / "torch_free_first_image.py") as url, browser() as b:
+        pid = server_pid(int(url.rsplit(":", 1)[1]))
+        page = b.new_page()
+        page.goto(url)
+        wait_idle(page)
+        page.wait_for_selector("[data-testid='stImage'] img")
+        return status_mb(pid, "VmHWM")
+
+
 def main() -> None:
+    if "--torch-free" in sys.argv[1:]:
+        print(f"experiment: torch-free first image server, peak RSS {torch_free_peak_mb():.0f} MB")
     with streamlit_server(ROOT / "app.py") as url, browser() as b:
         pid = server_pid(int(url.rsplit(":", 1)[1]))
         page = b.new_page(viewport={"width": 1400, "height": 1600})
