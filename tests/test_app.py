@@ -269,3 +269,12 @@ def test_import_page_imports_a_classic_state_dict_and_makes_it_selectable(isolat
     at = run_app()
     left = at.selectbox(key="left")
     assert "user/classic_vae" in left.options
+
+
+def test_the_server_skips_streamlits_full_gc_after_every_rerun():
+    # With torch loaded, gc.collect(2) after each script run took 150-230 ms and held back every
+    # slider move's reply (bench/RESULTS.md, section 3); Python's generational GC still runs.
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False
