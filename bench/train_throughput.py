@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from vae.data import DatasetError, load_sample, load_split, shuffled_batches
 from vae.heads import get_head
 from vae.model import VAE, kl_to_standard_normal
-from vae.train import make_optimizer, train_step
+from vae.train import batch_loss, make_optimizer, train_step
 
 BATCH = 128
 
@@ -116,8 +116,7 @@ def breakdown(images: torch.Tensor, steps: int) -> dict[str, float]:
         t0 = time.perf_counter()
         x = images[idx[i % len(idx)]]
         t1 = time.perf_counter()
-        pre, mu, logvar = model(x)
-        loss = head.nll(pre, x).sum() + kl_to_standard_normal(mu, logvar).sum()
+        loss = batch_loss(model, head, x)
         loss.item()
         t2 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)

@@ -80,14 +80,19 @@ def make_optimizer(model: VAE, lr: float) -> torch.optim.Optimizer:
     return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
 
 
+def batch_loss(model: VAE, head: Head, x: torch.Tensor) -> torch.Tensor:
+    """The batch's summed negative ELBO (nats): reconstruction NLL + KL, one sampled z per image."""
+    pre, mu, logvar = model(x)
+    return head.nll(pre, x).sum() + kl_to_standard_normal(mu, logvar).sum()
+
+
 def train_step(model: VAE, head: Head, optimizer: torch.optim.Optimizer, x: torch.Tensor) -> float:
     """One optimizer step on the batch ``x``; returns the batch's summed negative ELBO (nats).
 
     A non-finite loss is returned without updating the weights, so the caller can stop
     with the model still as it was after the last good step.
     """
-    pre, mu, logvar = model(x)
-    loss = head.nll(pre, x).sum() + kl_to_standard_normal(mu, logvar).sum()
+    loss = batch_loss(model, head, x)
     value = loss.item()
     if math.isfinite(value):
         optimizer.zero_grad(set_to_none=True)
