@@ -17,7 +17,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from common import ROOT, machine, percentile
+from common import ROOT, latency_lines, machine
 
 import sys
 
@@ -99,9 +99,7 @@ def main() -> None:
             for name, s in sessions.items():
                 times[name].append(s.move(args.quiet))
     print(f"machine: {machine()}; headless Chromium; view={args.view}; {args.moves} moves each")
-    for name, v in times.items():
-        print(f"{name:<34} median {statistics.median(v):6.1f} ms   p95 {percentile(v, 95):6.1f} ms   "
-              f"min {min(v):6.1f}   max {max(v):6.1f}")
+    print(latency_lines(times))
     explorer, stock, tuned = (statistics.median(v) for v in times.values())
     print(f"RESULT: explorer {explorer:.0f} ms median per slider move = {explorer / stock:.2f}x the trivial app "
           f"with Streamlit's defaults ({stock:.0f} ms), {explorer / tuned:.2f}x the trivial app with this "

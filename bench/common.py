@@ -27,5 +27,13 @@ def summary(values: list[float], unit: str = "", scale: float = 1.0) -> str:
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of ``values``."""
     s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))]
+    return s[min(len(s) - 1, max(0, round(q / 100 * len(s)) - 1))]
+
+
+def latency_lines(times: dict[str, list[float]]) -> str:
+    """One line per measured thing: median, p95, min and max in ms."""
+    width = max(map(len, times)) + 2
+    return "\n".join(f"{name:<{width}} median {statistics.median(v):6.1f} ms   p95 {percentile(v, 95):6.1f} ms   "
+                     f"min {min(v):6.1f}   max {max(v):6.1f}" for name, v in times.items())

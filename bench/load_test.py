@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from browser_helpers import CHROMIUM_ARGS, IDLE, chromium_path, streamlit_server  # noqa: E402
+from common import percentile  # noqa: E402
 from ui.state import Z_LIMIT, Z_STEP, format_z, parse_z  # noqa: E402
 from vae.checkpoints import load_checkpoint  # noqa: E402
 from vae.display import as_image  # noqa: E402
@@ -63,12 +64,6 @@ class Session:
     page_errors: list[str] = field(default_factory=list)
     image_ok: bool | None = None  # None: never checked (the session failed before the end)
     error: str | None = None
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (nearest rank) of ``values``."""
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q / 100 * len(s)) - 1))]
 
 
 async def loopback_only(route) -> None:

@@ -23,7 +23,7 @@ import argparse
 import statistics
 import time
 
-from common import ROOT, machine, percentile
+from common import ROOT, latency_lines, machine, percentile
 
 from streamlit.testing.v1 import AppTest
 
@@ -74,9 +74,7 @@ def main() -> None:
         for name, at in apps.items():
             times[name] += timed_changes(at, 10, block)
     print(f"machine: {machine()}; view={args.view}; {args.changes} changes each")
-    for name, v in times.items():
-        print(f"{name:<26} median {statistics.median(v):6.1f} ms   p95 {percentile(v, 95):6.1f} ms   "
-              f"min {min(v):6.1f}   max {max(v):6.1f}")
+    print(latency_lines(times))
     frag, full, harness = (statistics.median(v) for v in times.values())
     print(f"RESULT: slider move median {frag:.1f} ms (p95 {percentile(times['fragment (slider move)'], 95):.1f}; "
           f"~{frag - harness:.1f} ms of it the app's own work), full rerun {full:.1f} ms: {full / frag:.1f}x faster")
