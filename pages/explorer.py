@@ -67,9 +67,12 @@ def latent_view(dataset: str, left: str, right: str, view: str, mode: str) -> No
                    "outside the prior, where training almost never sent the decoder. Expect odd images and, for "
                    "the raw decoder, more values outside [0, 1].")
     shown = {"sigmoid": [left], "raw": [right], "both": [left, right]}[view]
-    columns = [latent_panel.column(name, loaders.checkpoint(name).head, decode(loaders.checkpoint(name), z), mode,
-                                   loaders.data_histogram(dataset), show_logits=len(shown) == 1)
-               for name in shown]
+    data_fraction = loaders.data_histogram(dataset)
+    columns = []
+    for name in shown:
+        ckpt = loaders.checkpoint(name)
+        columns.append(latent_panel.column(name, ckpt.head, decode(ckpt, z), mode, data_fraction,
+                                           show_logits=len(shown) == 1))
     latent_panel.show(z, columns, warning)
 
 

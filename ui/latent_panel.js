@@ -89,7 +89,7 @@ function ensureChildren(parent, count, make) {
 function makeColumn() {
   const column = el("div", "z-column");
   const title = el("div", "z-title");
-  title.append(el("strong"), el("span", "z-sep", " · "), el("code"));
+  title.append(el("strong"), " · ", el("code"));
   column.append(title, el("div", "z-images"), el("div", "z-counts"));
   return column;
 }
