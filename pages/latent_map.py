@@ -36,7 +36,7 @@ def manifold(names: list[str], mode: str) -> None:
 def scatter_and_click(names: list[str], mode: str) -> None:
     sigmoid = loaders.checkpoint(names[0])
     mu = loaders.sample_encodings(names[0])
-    labels = loaders.sample(sigmoid.dataset).labels.numpy()
+    labels = loaders.sample(sigmoid.dataset).labels
     point = st.session_state.get("map_point")
     event = st.plotly_chart(figures.latent_scatter(mu, labels, LABEL_NAMES[sigmoid.dataset], point),
                             on_select="rerun", selection_mode="points", key="map_scatter")

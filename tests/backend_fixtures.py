@@ -14,6 +14,7 @@ import random
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 import safetensors.torch
 import torch
@@ -68,15 +69,15 @@ def classic_loss_function(recon_x, x, mu, logvar):
 
 # --- IDX files (the MNIST distribution format) -----------------------------------------
 
-def idx_images_bytes(images: torch.Tensor) -> bytes:
+def idx_images_bytes(images: np.ndarray) -> bytes:
     """uint8 images (N, 28, 28) as an IDX3 file: magic 0x00000803, big-endian dims."""
     n, rows, cols = images.shape
-    return struct.pack(">IIII", 0x00000803, n, rows, cols) + images.to(torch.uint8).numpy().tobytes()
+    return struct.pack(">IIII", 0x00000803, n, rows, cols) + np.asarray(images, dtype=np.uint8).tobytes()
 
 
-def idx_labels_bytes(labels: torch.Tensor) -> bytes:
+def idx_labels_bytes(labels: np.ndarray) -> bytes:
     """Labels (N,) as an IDX1 file: magic 0x00000801, big-endian count."""
-    return struct.pack(">II", 0x00000801, labels.shape[0]) + labels.to(torch.uint8).numpy().tobytes()
+    return struct.pack(">II", 0x00000801, labels.shape[0]) + np.asarray(labels, dtype=np.uint8).tobytes()
 
 
 def write_mnist_raw(root: Path, train: Split, test: Split, folder: str = "MNIST", gz: bool = False) -> Path:
@@ -218,8 +219,8 @@ def mnist_sample() -> Split:
 def small_splits(mnist_sample) -> tuple[Split, Split]:
     """A few hundred sample digits as a train split and a disjoint test split."""
     s = mnist_sample
-    train = Split("mnist", s.images[:N_TRAIN].clone(), s.labels[:N_TRAIN].clone())
-    test = Split("mnist", s.images[N_TRAIN:N_TRAIN + N_TEST].clone(), s.labels[N_TRAIN:N_TRAIN + N_TEST].clone())
+    train = Split("mnist", s.images[:N_TRAIN].copy(), s.labels[:N_TRAIN].copy())
+    test = Split("mnist", s.images[N_TRAIN:N_TRAIN + N_TEST].copy(), s.labels[N_TRAIN:N_TRAIN + N_TEST].copy())
     return train, test
 
 

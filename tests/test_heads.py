@@ -63,7 +63,7 @@ def test_sigmoid_head_nll_is_bce_on_sigmoid_outputs(batch):
 
 
 def test_sigmoid_head_gradient_is_pytorchs_bce_gradient_bit_for_bit_even_when_saturated():
-    # The head computes BCE with PyTorch's formulas in vectorised ops (vae.heads._ClassicBCE).
+    # The head computes BCE with PyTorch's formulas in vectorised ops (vae.bce.ClassicBCE).
     torch.manual_seed(0)
     pre = torch.cat([torch.randn(64, 700) * 4, torch.full((64, 42), 40.0), torch.full((64, 42), -120.0)], 1)
     x = torch.rand(64, 784).round() * torch.rand(64, 784)

@@ -21,7 +21,7 @@ def pick_digit(dataset: str, key: str = "recon") -> tuple[np.ndarray | None, str
         split = loaders.sample(dataset)
         names = LABEL_NAMES[dataset]
         label = st.selectbox("Label", ["any", *names], key=f"{key}_label")
-        indices = np.arange(len(split)) if label == "any" else np.flatnonzero(split.labels.numpy() == names.index(label))
+        indices = np.arange(len(split)) if label == "any" else np.flatnonzero(split.labels == names.index(label))
         index = st.selectbox("Which one", indices.tolist(), key=f"{key}_index",
                              format_func=lambda i: f"#{i} ({names[int(split.labels[i])]})")
         return loaders.sample_floats(dataset)[index].reshape(28, 28), f"sample #{index}"

@@ -162,12 +162,10 @@ def overlaid_histograms(values_by_head: dict[str, np.ndarray], data_fraction: np
 
 def activation_curves(lo: float = -8.0, hi: float = 8.0) -> go.Figure:
     """Each head's pixel value as a function of the decoder's pre-activation output."""
-    import torch
-
-    t = torch.linspace(lo, hi, 401)
+    t = np.linspace(lo, hi, 401, dtype=np.float32)
     fig = go.Figure()
     for name, head in HEADS.items():
-        fig.add_scatter(x=t.numpy(), y=head.pixels(t).numpy(), mode="lines", name=f"{name}: {head.activation}",
+        fig.add_scatter(x=t, y=head.pixels_np(t), mode="lines", name=f"{name}: {head.activation}",
                         line=dict(color=COLORS[name], width=2))
     fig.update_layout(title="Pixel value shown for each pre-activation value", height=360, margin=_MARGIN,
                       shapes=_unit_band(),

@@ -1,36 +1,43 @@
 """Cached loaders: models and samples are loaded once per server and shared by sessions.
 
-Models are read-only after loading (eval mode, no grad, inference_mode), so one copy
-can serve every session's thread.
+Checkpoints are read-only after loading (frozen arrays; torch models in eval mode, no
+grad, inference_mode), so one copy can serve every session's thread. Nothing here imports
+torch: the explorer serves its first images without it, and the pages that encode, score
+or train import it when they first need it (bench/RESULTS.md, cold start and memory).
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from typing import TYPE_CHECKING
+
 import numpy as np
 import streamlit as st
-import torch
 
 from vae.catalog import Catalog, load_catalog
 from vae.checkpoints import Checkpoint
 from vae.data import Split, load_sample
-from vae.display import histogram
-from vae.evaluate import HIST_BINS as EVAL_HIST_BINS
-from vae.evaluate import HIST_RANGE
+from vae.display import HIST_BINS, HIST_RANGE, histogram
 from vae.explore import encode_mean
-from vae.jobs import TrainingRunner
 
-# One intra-op thread per torch call, for the whole server process. Decoding one image is ~0.3 M
+if TYPE_CHECKING:
+    from vae.jobs import TrainingRunner
+
+# One intra-op thread per torch call, for the whole server process. Encoding a digit is ~0.3 M
 # multiply-adds: splitting that across threads costs more than it saves. Concurrency comes from the
 # sessions themselves (each script run has a thread of its own; torch releases the GIL), and N sessions
 # x K threads each would oversubscribe the cores. A background training job also runs on one core and
-# leaves the others to the sessions (on 2 cores: one trains, one serves). New threads inherit this
-# value, so it is set once, on import, before any session decodes anything. The command-line trainer
+# leaves the others to the sessions (on 2 cores: one trains, one serves). torch is imported lazily, so
+# the count is set through the environment, which torch reads when it is first imported; where torch
+# is already imported (tests, benchmarks) it is told directly. The command-line trainer
 # (python -m vae.train) does not import this module and uses every core.
 SERVER_TORCH_THREADS = 1
-torch.set_num_threads(SERVER_TORCH_THREADS)
+os.environ["OMP_NUM_THREADS"] = str(SERVER_TORCH_THREADS)
+if "torch" in sys.modules:
+    sys.modules["torch"].set_num_threads(SERVER_TORCH_THREADS)
 
-# Pixel-value histograms use the binning of the checkpoints' own histograms, so figures line up.
-(HIST_LO, HIST_HI), HIST_BINS = HIST_RANGE, EVAL_HIST_BINS
+HIST_LO, HIST_HI = HIST_RANGE
 
 
 @st.cache_resource(show_spinner="Loading checkpoints ...")
@@ -54,7 +61,7 @@ def sample(dataset: str) -> Split:
 @st.cache_resource(show_spinner=False)
 def sample_floats(dataset: str) -> np.ndarray:
     """The sample as (N, 784) float32 in [0, 1]."""
-    return sample(dataset).as_float().numpy()
+    return sample(dataset).floats()
 
 
 @st.cache_data(show_spinner=False)
@@ -74,6 +81,8 @@ def sample_encodings(name: str) -> np.ndarray:
 @st.cache_resource
 def runner() -> TrainingRunner:
     """The one background-training runner of this server."""
+    from vae.jobs import TrainingRunner  # imports torch: only the training page needs it
+
     return TrainingRunner()
 
 

@@ -6,6 +6,10 @@ with ``torch.load(weights_only=True)`` only. Every key, shape, dtype and value i
 checked before a model is built, and every failure is one :class:`CheckpointError`
 whose message names the file and the problem.
 
+Safetensors files are read and validated in numpy: the app serves its first images without
+importing torch (bench/RESULTS.md, cold start and memory). The torch model of a checkpoint
+is built from its validated arrays the first time something asks for it.
+
 Command line::
 
     python -m vae.checkpoints FILE                      # summary, or a one-line error (exit 2)
@@ -21,21 +25,27 @@ import platform
 import struct
 import sys
 import tempfile
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Mapping
 
-import torch
+import numpy as np
 
+from .architecture import VAEConfig
 from .atomic import write_atomically
 from .heads import HEADS, Head, get_head
-from .model import VAE, VAEConfig
+
+if TYPE_CHECKING:
+    from .model import VAE
 
 FORMAT = "vae-explorer/1"
 METADATA_KEY = "vae"
 MAX_CHECKPOINT_BYTES = 64 * 2**20  # the largest supported model is ~26 MB
-_SAFETENSORS_DTYPES = {"F32": torch.float32}
+_SAFETENSORS_DTYPE = "F32"
+_MODEL_LOCK = threading.Lock()  # one torch model per checkpoint, however many sessions ask at once
 
 
 class CheckpointError(ValueError):
@@ -44,20 +54,35 @@ class CheckpointError(ValueError):
 
 @dataclass
 class Checkpoint:
-    """A validated model, its head and its metadata."""
+    """A validated model: its weights (read-only float32 arrays), shape, head and metadata."""
 
-    model: VAE
+    weights: Mapping[str, np.ndarray]
+    config: VAEConfig
     head: Head
     meta: dict
     path: Path | None = None
+    _model: VAE | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_model(cls, model: VAE, head: Head, meta: dict, path: Path | None = None) -> "Checkpoint":
+        """The checkpoint of a model trained here (its weights copied, the model kept as is)."""
+        weights = _frozen({k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
+        return cls(weights, model.config, head, meta, path, _model=model)
+
+    @property
+    def model(self) -> VAE:
+        """The torch model (eval mode, no grad), built from the weights on first use."""
+        if self._model is None:
+            with _MODEL_LOCK:
+                if self._model is None:
+                    from .model import VAE
+
+                    self._model = VAE.from_arrays(self.config, self.weights)
+        return self._model
 
     @property
     def name(self) -> str:
         return self.path.stem if self.path else str(self.meta.get("name", "checkpoint"))
-
-    @property
-    def config(self) -> VAEConfig:
-        return self.model.config
 
     @property
     def dataset(self) -> str:
@@ -84,6 +109,7 @@ def build_metadata(head: str, config: VAEConfig, **fields) -> dict:
 
 def save_checkpoint(path: str | Path, model: VAE, meta: dict) -> Path:
     """Write weights + metadata to ``path`` atomically (the old file survives any failure)."""
+    import torch
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
@@ -159,7 +185,7 @@ def import_checkpoint(ckpt: Checkpoint, out: str | Path, source: str, overwrite:
     meta = build_metadata(ckpt.head.name, ckpt.config, dataset=dataset, epochs=ckpt.meta.get("epochs"),
                           source=source, metrics=metrics, history=ckpt.meta.get("history", []))
     save_checkpoint(out, ckpt.model, meta)
-    return Checkpoint(ckpt.model, ckpt.head, meta, out)
+    return Checkpoint(ckpt.weights, ckpt.config, ckpt.head, meta, out, _model=ckpt.model)
 
 
 def discover(directory: str | Path) -> tuple[list[Checkpoint], list[str]]:
@@ -176,7 +202,7 @@ def discover(directory: str | Path) -> tuple[list[Checkpoint], list[str]]:
 def summary(ckpt: Checkpoint) -> str:
     """A few human-readable lines about a checkpoint."""
     meta, cfg = ckpt.meta, ckpt.config
-    n_params = sum(p.numel() for p in ckpt.model.parameters())
+    n_params = cfg.parameter_count()
     lines = [
         f"{ckpt.path or ckpt.name}",
         f"  head:    {ckpt.head.name} ({ckpt.head.title})",
@@ -220,16 +246,16 @@ def _sniff(start: bytes, size: int, label: str) -> str:
     raise CheckpointError(f"{label}: not a safetensors checkpoint or a PyTorch state dict (unrecognised content)")
 
 
-def _read_safetensors(path: Path, label: str) -> tuple[dict[str, torch.Tensor], dict]:
+def _read_safetensors(path: Path, label: str) -> tuple[dict[str, np.ndarray], dict]:
     from safetensors import SafetensorError, safe_open
 
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as fh:
+        with safe_open(str(path), framework="numpy") as fh:
             raw_meta = fh.metadata() or {}
             layout = {k: (fh.get_slice(k).get_dtype(), tuple(fh.get_slice(k).get_shape())) for k in fh.keys()}
             meta = _parse_metadata(raw_meta, label)
             for key, (dtype, _) in layout.items():
-                if dtype not in _SAFETENSORS_DTYPES:
+                if dtype != _SAFETENSORS_DTYPE:
                     raise CheckpointError(f"{label}: tensor {key} has dtype {dtype}; expected float32 (F32)")
             config = _config_for(meta, {k: s for k, (_, s) in layout.items()}, label)
             _check_layout({k: s for k, (_, s) in layout.items()}, config, label)
@@ -241,7 +267,9 @@ def _read_safetensors(path: Path, label: str) -> tuple[dict[str, torch.Tensor], 
     return tensors, meta
 
 
-def _read_state_dict(path: Path, label: str) -> dict[str, torch.Tensor]:
+def _read_state_dict(path: Path, label: str) -> dict[str, np.ndarray]:
+    import torch  # only classic .pt files need it
+
     try:
         with open(path, "rb") as fh:  # a file object: torch.load would treat a *.safetensors *path* as safetensors
             obj = torch.load(fh, map_location="cpu", weights_only=True)
@@ -253,10 +281,15 @@ def _read_state_dict(path: Path, label: str) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{label}: not a readable PyTorch file ({_first_line(err)})") from None
     if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
         raise CheckpointError(f"{label}: expected a state dict (names -> tensors), got {type(obj).__name__}")
+    arrays = {}
     for key, value in obj.items():
         if value.dtype != torch.float32:
             raise CheckpointError(f"{label}: tensor {key} has dtype {str(value.dtype).replace('torch.', '')}; expected float32")
-    return obj
+        try:
+            arrays[key] = value.detach().cpu().numpy()
+        except (RuntimeError, TypeError) as err:  # sparse, meta, ... tensors
+            raise CheckpointError(f"{label}: tensor {key} is not a plain dense tensor ({_first_line(err)})") from None
+    return arrays
 
 
 def _parse_metadata(raw_meta: dict, label: str) -> dict:
@@ -305,12 +338,12 @@ def _check_layout(shapes: dict[str, tuple[int, ...]], config: VAEConfig, label: 
                                   f"for latent {config.latent}, hidden {config.hidden}")
 
 
-def _build(tensors: dict[str, torch.Tensor], meta: dict, head: str | None, label: str) -> Checkpoint:
+def _build(tensors: dict[str, np.ndarray], meta: dict, head: str | None, label: str) -> Checkpoint:
     shapes = {k: tuple(v.shape) for k, v in tensors.items()}
     config = _config_for(meta, shapes, label)
     _check_layout(shapes, config, label)
     for key, value in tensors.items():
-        if not torch.isfinite(value).all():
+        if not np.isfinite(value).all():
             raise CheckpointError(f"{label}: tensor {key} contains NaN or Inf values")
     head_name = meta.get("head") or head
     if head_name is None:
@@ -321,12 +354,18 @@ def _build(tensors: dict[str, torch.Tensor], meta: dict, head: str | None, label
         head_obj = get_head(head_name)
     except ValueError as err:
         raise CheckpointError(f"{label}: {err}") from None
-    model = VAE(config)
-    model.load_state_dict(tensors, strict=True)
-    model.eval().requires_grad_(False)
     meta = dict(meta) or {"head": head_name, "config": config.to_dict()}
     meta.setdefault("head", head_name)
-    return Checkpoint(model, head_obj, meta)
+    return Checkpoint(_frozen(tensors), config, head_obj, meta)
+
+
+def _frozen(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    # Own C-contiguous float32 copies, read-only: one checkpoint serves every session's thread.
+    out = {}
+    for key, value in arrays.items():
+        out[key] = np.array(value, dtype=np.float32, order="C", copy=True)
+        out[key].flags.writeable = False
+    return out
 
 
 def _first_line(err: BaseException) -> str:

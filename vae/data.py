@@ -2,8 +2,9 @@
 
 The real loaders are ``torchvision.datasets.MNIST`` and ``FashionMNIST`` (they download
 the files when missing and a network exists). Training does not go through a
-per-sample ``DataLoader`` + ``ToTensor``: a split is one uint8 tensor, converted to
-float once, and a batch is an index into it.
+per-sample ``DataLoader`` + ``ToTensor``: a split is one uint8 array, converted to a
+float tensor once, and a batch is an index into it. Arrays, not tensors, so that the app
+can show the shipped sample without importing torch (bench/RESULTS.md, cold start).
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import gzip
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
-import torch
 
-from .model import IMAGE_SIDE, INPUT_DIM
+from .architecture import IMAGE_SIDE, INPUT_DIM
 from .paths import DEFAULT_DATA_DIR, SAMPLE_FILES
+
+if TYPE_CHECKING:
+    import torch
 
 DATASETS = ("mnist", "fashion-mnist")
 LABEL_NAMES: dict[str, tuple[str, ...]] = {
@@ -37,18 +40,24 @@ class DatasetError(RuntimeError):
 
 @dataclass(frozen=True)
 class Split:
-    """A dataset split held as tensors: uint8 images (N, 28, 28) and int64 labels (N,)."""
+    """A dataset split held as arrays: uint8 images (N, 28, 28) and int64 labels (N,)."""
 
     dataset: str
-    images: torch.Tensor
-    labels: torch.Tensor
+    images: np.ndarray
+    labels: np.ndarray
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
-    def as_float(self, device: torch.device | str = "cpu") -> torch.Tensor:
+    def floats(self) -> np.ndarray:
         """All images flattened to (N, 784) float32 in [0, 1], like ``ToTensor()``."""
-        return self.images.to(device).reshape(-1, INPUT_DIM).float().div_(255.0)
+        return self.images.reshape(-1, INPUT_DIM).astype(np.float32) / np.float32(255.0)
+
+    def as_float(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """:meth:`floats` as a tensor on ``device``, for training and evaluation."""
+        import torch
+
+        return torch.from_numpy(self.floats()).to(device)
 
 
 def raw_dir(dataset: str, data_dir: str | Path = DEFAULT_DATA_DIR) -> Path:
@@ -85,7 +94,7 @@ def load_split(dataset: str, train: bool, data_dir: str | Path = DEFAULT_DATA_DI
             raise DatasetError(_missing_message(dataset, folder, f"download failed: {reason}")) from None
     except Exception as err:  # torchvision's IDX parser asserts and raises assorted errors
         raise DatasetError(_corrupt_message(dataset, folder, err)) from None
-    return _checked(Split(dataset, ds.data, ds.targets.long()), f"{dataset} in {folder}")
+    return _checked(Split(dataset, ds.data.numpy(), ds.targets.numpy().astype(np.int64)), f"{dataset} in {folder}")
 
 
 def load_sample(dataset: str = "mnist") -> Split:
@@ -93,8 +102,7 @@ def load_sample(dataset: str = "mnist") -> Split:
     path = SAMPLE_FILES[_check_name(dataset)]
     try:
         with np.load(path, allow_pickle=False) as npz:
-            split = Split(dataset, torch.from_numpy(npz["images"].copy()),
-                          torch.from_numpy(npz["labels"].astype(np.int64)))
+            split = Split(dataset, npz["images"].copy(), npz["labels"].astype(np.int64))
     except (OSError, KeyError, ValueError) as err:
         raise DatasetError(f"the shipped sample {path} is missing or unreadable ({err})") from None
     return _checked(split, str(path))
@@ -102,6 +110,8 @@ def load_sample(dataset: str = "mnist") -> Split:
 
 def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
     """Index tensors of one epoch: a fresh permutation of range(n) cut into batches."""
+    import torch
+
     order = torch.randperm(n, generator=generator)
     for start in range(0, n, batch_size):
         yield order[start:start + batch_size]
@@ -141,7 +151,7 @@ def _unpack_gzipped(folder: Path) -> None:
 
 def _checked(split: Split, where: str) -> Split:
     images, labels = split.images, split.labels
-    if images.dtype != torch.uint8 or images.ndim != 3 or tuple(images.shape[1:]) != (IMAGE_SIDE, IMAGE_SIDE):
+    if images.dtype != np.uint8 or images.ndim != 3 or tuple(images.shape[1:]) != (IMAGE_SIDE, IMAGE_SIDE):
         raise DatasetError(f"{where}: expected uint8 images of shape (N, 28, 28), got {images.dtype} {tuple(images.shape)}")
     if labels.shape != (images.shape[0],):
         raise DatasetError(f"{where}: {images.shape[0]} images but {tuple(labels.shape)} labels")

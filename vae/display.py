@@ -18,7 +18,12 @@ import io
 import numpy as np
 from PIL import Image
 
-from .model import IMAGE_SIDE
+from .architecture import IMAGE_SIDE
+
+# Fixed histogram bins for output pixel values, wide enough for raw decoders: the app's figures
+# and the histograms stored in checkpoints (vae.evaluate) use the same ones, so they line up.
+HIST_RANGE = (-1.0, 2.0)
+HIST_BINS = 60
 
 DISPLAY_MODES = {
     "clip": "clip to [0, 1] (what save_image does)",

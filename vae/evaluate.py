@@ -13,12 +13,9 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 
+from .display import HIST_BINS, HIST_RANGE
 from .heads import Head
 from .model import VAE, kl_to_standard_normal
-
-# Fixed histogram bins for output pixel values, wide enough for raw decoders.
-HIST_RANGE = (-1.0, 2.0)
-HIST_BINS = 60
 
 
 @dataclass

@@ -1,21 +1,25 @@
 """Inference for the explorer: decode a latent point, encode digits, score one image.
 
-Everything runs under ``torch.inference_mode`` on models that are never modified, so
-one cached model can serve many sessions (threads) at once.
+Decoding a latent point runs in numpy on the checkpoint's read-only weights, so the
+explorer draws its first images without importing torch (bench/RESULTS.md, cold start).
+Encoding and scoring run under ``torch.inference_mode`` on models that are never
+modified. Either way one cached checkpoint serves many sessions (threads) at once.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch.distributions import ContinuousBernoulli
 
+from .architecture import decode_arrays
 from .checkpoints import Checkpoint
-from .model import kl_to_standard_normal
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -40,15 +44,16 @@ def decode(ckpt: Checkpoint, z) -> Decoded:
 
 
 def decode_many(ckpt: Checkpoint, z: np.ndarray) -> list[Decoded]:
-    """Decode a batch of latent vectors, shape (n, latent)."""
-    with torch.inference_mode():
-        pre = ckpt.model.decode(torch.as_tensor(np.asarray(z, dtype=np.float32)))
-        pixels = ckpt.head.pixels(pre)
-    return [Decoded(p, q) for p, q in zip(pre.numpy(), pixels.numpy())]
+    """Decode a batch of latent vectors, shape (n, latent) (numpy; no torch needed)."""
+    pre = decode_arrays(ckpt.weights, z)
+    pixels = ckpt.head.pixels_np(pre)
+    return [Decoded(p, q) for p, q in zip(pre, pixels)]
 
 
 def encode_mean(ckpt: Checkpoint, images: np.ndarray | torch.Tensor) -> np.ndarray:
     """Posterior means of flattened float images in [0, 1], shape (n, latent)."""
+    import torch
+
     with torch.inference_mode():
         x = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(-1, ckpt.config.input_dim)
         mu, _ = ckpt.model.encode(x)
@@ -70,6 +75,12 @@ class Scores:
 
 def reconstruct(ckpt: Checkpoint, image: np.ndarray) -> tuple[Decoded, Scores]:
     """Encode one image (28x28 or 784 floats in [0, 1]) to its mean and decode it."""
+    import torch
+    import torch.nn.functional as F
+    from torch.distributions import ContinuousBernoulli
+
+    from .model import kl_to_standard_normal
+
     with torch.inference_mode():
         x = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(1, -1)
         mu, logvar = ckpt.model.encode(x)
@@ -88,18 +99,55 @@ def reconstruct(ckpt: Checkpoint, image: np.ndarray) -> tuple[Decoded, Scores]:
     return Decoded(pre[0].numpy(), pixels[0].numpy()), scores
 
 
+def chi2_cdf(x: float, df: int) -> float:
+    """P(X <= x) for X ~ chi-squared(df): the regularised lower incomplete gamma P(df/2, x/2).
+
+    Power series below the mean, continued fraction for the upper tail above it (Numerical
+    Recipes, 6.2). Pure Python, so the explorer needs no torch or scipy for it; the tests
+    hold it to ``torch.special.gammainc``.
+    """
+    a, t = df / 2, x / 2
+    if t <= 0:
+        return 0.0
+    log_prefactor = a * math.log(t) - t - math.lgamma(a)
+    if t < a + 1:
+        # P = t^a e^-t / Gamma(a + 1) * sum_k t^k / ((a + 1) ... (a + k))
+        term = total = 1.0 / a
+        k = 0
+        while abs(term) > 1e-16 * total:
+            k += 1
+            term *= t / (a + k)
+            total += term
+        return min(1.0, math.exp(log_prefactor) * total)
+    # Q = 1 - P = t^a e^-t / Gamma(a) * 1/(t+1-a- 1(1-a)/(t+3-a- 2(2-a)/(t+5-a- ...))), modified Lentz
+    tiny = 1e-300
+    b = t + 1 - a
+    c, d = 1 / tiny, 1 / b
+    h = d
+    for i in range(1, 10_000):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = 1 / (d if abs(d) > tiny else tiny)
+        c = b + an / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        if abs(d * c - 1) < 1e-16:
+            break
+    return max(0.0, 1.0 - math.exp(log_prefactor) * h)
+
+
 @lru_cache(maxsize=None)
 def chi2_quantile(df: int, q: float = 0.999) -> float:
-    """The q-quantile of chi-squared with ``df`` degrees of freedom (bisection on torch's gammainc).
+    """The q-quantile of chi-squared with ``df`` degrees of freedom (bisection on :func:`chi2_cdf`).
 
     ||z||^2 of z ~ N(0, I_df) follows this law, so a larger value means z lies where the
     prior (and so the training data) almost never put the decoder.
     """
     lo, hi = 0.0, float(df) + 40.0 * df ** 0.5 + 100.0
-    half_df = torch.tensor(df / 2, dtype=torch.float64)
     for _ in range(100):
         mid = (lo + hi) / 2
-        if float(torch.special.gammainc(half_df, torch.tensor(mid / 2, dtype=torch.float64))) < q:
+        if chi2_cdf(mid, df) < q:
             lo = mid
         else:
             hi = mid
@@ -108,6 +156,8 @@ def chi2_quantile(df: int, q: float = 0.999) -> float:
 
 def reconstruct_all(ckpt: Checkpoint, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """The head's pixels for every image reconstructed at its posterior mean, shape (n, 784)."""
+    import torch
+
     out = []
     with torch.inference_mode():
         x = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(-1, ckpt.config.input_dim)

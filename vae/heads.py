@@ -2,75 +2,69 @@
 
 A head is the decoder's last step and the likelihood it is trained with:
 
-* ``output``  - what the decoder returns (what the classic code would hand to the loss
+* ``output``    - what the decoder returns (what the classic code would hand to the loss
   and to ``save_image``);
-* ``pixels``  - the image the head stands for, the expected pixel intensity;
-* ``nll``     - the reconstruction negative log-likelihood per image, in nats.
+* ``pixels``    - the image the head stands for, the expected pixel intensity;
+* ``pixels_np`` - the same map on numpy arrays, for serving images without torch;
+* ``nll``       - the reconstruction negative log-likelihood per image, in nats.
 
 Likelihoods come from ``torch.nn.functional`` and ``torch.distributions`` rather than
-hand-written formulas, so the tests can hold them to the reference.
+hand-written formulas, so the tests can hold them to the reference. Importing this module
+does not import torch (the explorer's first image needs only names and ``pixels_np``;
+bench/RESULTS.md, cold start): the torch forms import it when first called.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
-import torch.nn.functional as F
-from torch.distributions import ContinuousBernoulli, Normal
+import numpy as np
 
-Tensor = torch.Tensor
+if TYPE_CHECKING:
+    from torch import Tensor
 
 # The raw and clamp heads use a Gaussian with this fixed standard deviation. With
 # sigma^2 = 1/2 the negative log-density is the summed squared error plus a constant
 # (0.5*log(pi) per pixel): exactly the MSE loss of the "I removed the sigmoid" model.
 GAUSSIAN_SIGMA = math.sqrt(0.5)
 
+# Where torch's continuous-Bernoulli formulas switch to a Taylor expansion around lambda = 1/2.
+_CB_TAYLOR_WINDOW = (0.499, 0.501)
+
+
+# --- torch forms (tensor methods, or torch imported on first call) ------------------------
 
 def _identity(pre: Tensor) -> Tensor:
     return pre
+
+
+def _sigmoid(pre: Tensor) -> Tensor:
+    return pre.sigmoid()
 
 
 def _clip(pre: Tensor) -> Tensor:
     return pre.clamp(0.0, 1.0)
 
 
-class _ClassicBCE(torch.autograd.Function):
-    """``F.binary_cross_entropy(probs, x, reduction="none")`` with PyTorch's own formulas, forward
-    (log terms clamped at -100) and backward (denominator clamped at 1e-12), in vectorised ops.
-
-    Why not call it: PyTorch's CPU kernel checks every input against [0, 1] in a scalar loop,
-    ~1.2 of the ~7.8 ms of a training step here (bench/RESULTS.md). Inputs here come from a
-    sigmoid, so the check can only ever catch NaN, and NaN should give a NaN loss (a diverged
-    model stops training cleanly) rather than an exception. Gradients are bit-identical to
-    PyTorch's; losses agree to float32 rounding (tests/test_heads.py). The app still shows
-    PyTorch's refusal through :meth:`Head.bce_error`, which calls the real thing.
-    """
-
-    @staticmethod
-    def forward(ctx, probs: Tensor, x: Tensor) -> Tensor:  # noqa: D102
-        ctx.save_for_backward(probs, x)
-        return (x - 1) * torch.log1p(-probs).clamp_min(-100) - x * torch.log(probs).clamp_min(-100)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # noqa: D102
-        probs, x = ctx.saved_tensors
-        return grad * (probs - x) / ((1 - probs) * probs).clamp_min(1e-12), None
-
-
 def _bernoulli_nll_of_probs(pre: Tensor, x: Tensor) -> Tensor:
     # The classic example's loss: BCE on sigmoid outputs.
-    return _ClassicBCE.apply(torch.sigmoid(pre), x).sum(-1)
+    from .bce import ClassicBCE
+
+    return ClassicBCE.apply(pre.sigmoid(), x).sum(-1)
 
 
 def _bernoulli_nll_of_logits(pre: Tensor, x: Tensor) -> Tensor:
     # The sigmoid lives inside the loss: log-sum-exp form, finite gradients at any logit.
+    import torch.nn.functional as F
+
     return F.binary_cross_entropy_with_logits(pre, x, reduction="none").sum(-1)
 
 
 def _gaussian_nll(mean: Tensor, x: Tensor) -> Tensor:
+    from torch.distributions import Normal
+
     return -Normal(mean, GAUSSIAN_SIGMA, validate_args=False).log_prob(x).sum(-1)
 
 
@@ -83,12 +77,48 @@ def _clamp_nll(pre: Tensor, x: Tensor) -> Tensor:
 
 
 def _cb_nll(pre: Tensor, x: Tensor) -> Tensor:
+    from torch.distributions import ContinuousBernoulli
+
     return -ContinuousBernoulli(logits=pre, validate_args=False).log_prob(x).sum(-1)
 
 
 def _cb_mean(pre: Tensor) -> Tensor:
     # torch's float32 mean is inaccurate just outside its Taylor window around 1/2.
+    from torch.distributions import ContinuousBernoulli
+
     return ContinuousBernoulli(logits=pre.double(), validate_args=False).mean.to(pre.dtype)
+
+
+# --- numpy forms of ``pixels`` (held equal to the torch forms by the tests) -----------------
+
+def _identity_np(pre: np.ndarray) -> np.ndarray:
+    return pre
+
+
+def _sigmoid_np(pre: np.ndarray) -> np.ndarray:
+    # torch's formula, bit for bit in float64 (the continuous-Bernoulli mean below is sensitive to
+    # the last bits of lambda near 1); e^-t overflows to inf for very negative t, giving exactly 0.
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-pre))
+
+
+def _clip_np(pre: np.ndarray) -> np.ndarray:
+    return np.clip(pre, 0.0, 1.0)
+
+
+def _cb_mean_np(pre: np.ndarray) -> np.ndarray:
+    # torch.distributions.ContinuousBernoulli.mean, formula for formula, in float64, with lambda
+    # clamped to [eps, 1 - eps] as torch's clamp_probs does (so the mean levels off at ~0.028
+    # below logit -36: what training and the stored metrics saw).
+    eps = np.finfo(np.float64).eps
+    lam = np.clip(_sigmoid_np(np.asarray(pre, dtype=np.float64)), eps, 1 - eps)
+    lo, hi = _CB_TAYLOR_WINDOW
+    outside = (lam <= lo) | (lam > hi)
+    cut = np.where(outside, lam, lo)
+    mus = cut / (2.0 * cut - 1.0) + 1.0 / (np.log1p(-cut) - np.log(cut))
+    d = lam - 0.5
+    taylor = 0.5 + (1.0 / 3.0 + 16.0 / 45.0 * d ** 2) * d
+    return np.where(outside, mus, taylor).astype(np.asarray(pre).dtype)
 
 
 @dataclass(frozen=True)
@@ -102,6 +132,7 @@ class Head:
     summary: str
     output: Callable[[Tensor], Tensor]
     pixels: Callable[[Tensor], Tensor]
+    pixels_np: Callable[[np.ndarray], np.ndarray]
     nll: Callable[[Tensor, Tensor], Tensor]
     bounded: bool  # True when pixels() can never leave [0, 1]
 
@@ -111,6 +142,8 @@ class Head:
         ``None`` when PyTorch accepts it; otherwise the first line of the error it raises
         (e.g. "all elements of input should be between 0 and 1" for the raw head).
         """
+        import torch.nn.functional as F
+
         try:
             F.binary_cross_entropy(self.output(pre), x)
         except RuntimeError as err:
@@ -128,8 +161,9 @@ HEADS: dict[str, Head] = {
             likelihood="Bernoulli: F.binary_cross_entropy on sigmoid outputs",
             summary="The classic decoder: the sigmoid squeezes every output into (0, 1), "
             "the range of ToTensor() pixels and of a Bernoulli mean that BCE needs.",
-            output=torch.sigmoid,
-            pixels=torch.sigmoid,
+            output=_sigmoid,
+            pixels=_sigmoid,
+            pixels_np=_sigmoid_np,
             nll=_bernoulli_nll_of_probs,
             bounded=True,
         ),
@@ -142,6 +176,7 @@ HEADS: dict[str, Head] = {
             "learn the range from the loss, and BCE refuses its outputs.",
             output=_identity,
             pixels=_identity,
+            pixels_np=_identity_np,
             nll=_raw_nll,
             bounded=False,
         ),
@@ -153,7 +188,8 @@ HEADS: dict[str, Head] = {
             summary="The same Bernoulli model as the classic decoder, but the sigmoid lives "
             "in the loss (numerically stable) and is applied again only for display.",
             output=_identity,
-            pixels=torch.sigmoid,
+            pixels=_sigmoid,
+            pixels_np=_sigmoid_np,
             nll=_bernoulli_nll_of_logits,
             bounded=True,
         ),
@@ -164,8 +200,9 @@ HEADS: dict[str, Head] = {
             likelihood="torch.distributions.ContinuousBernoulli (normalised for x in [0, 1])",
             summary="The properly normalised likelihood for [0, 1]-valued pixels "
             "(Loaiza-Ganem & Cunningham, NeurIPS 2019); its mean is not lambda.",
-            output=torch.sigmoid,
+            output=_sigmoid,
             pixels=_cb_mean,
+            pixels_np=_cb_mean_np,
             nll=_cb_nll,
             bounded=True,
         ),
@@ -178,6 +215,7 @@ HEADS: dict[str, Head] = {
             "past 0 or 1 gets no gradient back.",
             output=_clip,
             pixels=_clip,
+            pixels_np=_clip_np,
             nll=_clamp_nll,
             bounded=True,
         ),

@@ -13,51 +13,15 @@ Reference: Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from typing import Mapping
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-IMAGE_SIDE = 28
-INPUT_DIM = IMAGE_SIDE * IMAGE_SIDE
-
-# What the checkpoint loader accepts; anything else is refused before building a model.
-LATENT_RANGE = (1, 128)
-HIDDEN_RANGE = (8, 4096)
-
-
-@dataclass(frozen=True)
-class VAEConfig:
-    """Shape of the model; stored in every checkpoint so it can be rebuilt."""
-
-    latent: int = 20
-    hidden: int = 400
-    input_dim: int = INPUT_DIM
-
-    def __post_init__(self) -> None:
-        for name, value, (lo, hi) in (
-            ("latent", self.latent, LATENT_RANGE),
-            ("hidden", self.hidden, HIDDEN_RANGE),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-                raise ValueError(f"{name} size {value!r} is not supported (expected an integer in {lo}..{hi})")
-        if self.input_dim != INPUT_DIM:
-            raise ValueError(f"input size {self.input_dim!r} is not supported (expected {INPUT_DIM})")
-
-    def to_dict(self) -> dict[str, int]:
-        return asdict(self)
-
-    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        """The exact state-dict keys and shapes of a model with this config."""
-        d, h, z = self.input_dim, self.hidden, self.latent
-        return {
-            "fc1.weight": (h, d), "fc1.bias": (h,),
-            "fc21.weight": (z, h), "fc21.bias": (z,),
-            "fc22.weight": (z, h), "fc22.bias": (z,),
-            "fc3.weight": (h, z), "fc3.bias": (h,),
-            "fc4.weight": (d, h), "fc4.bias": (d,),
-        }
+# The shape lives in vae.architecture (torch-free); re-exported here, where people look for it.
+from .architecture import IMAGE_SIDE, INPUT_DIM, VAEConfig  # noqa: F401
 
 
 class VAE(nn.Module):
@@ -72,6 +36,13 @@ class VAE(nn.Module):
         self.fc22 = nn.Linear(h, z)
         self.fc3 = nn.Linear(z, h)
         self.fc4 = nn.Linear(h, d)
+
+    @classmethod
+    def from_arrays(cls, config: VAEConfig, weights: Mapping[str, np.ndarray]) -> "VAE":
+        """A frozen (eval, no grad) model holding copies of validated float32 ``weights``."""
+        model = cls(config)
+        model.load_state_dict({k: torch.tensor(v) for k, v in weights.items()}, strict=True)
+        return model.eval().requires_grad_(False)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters (mu, logvar) of q(z|x) for flattened images x."""

@@ -168,7 +168,7 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
         if progress:
             progress(Progress(epoch, cfg.epochs, steps, steps, total / seen, metrics.neg_elbo, history))
     model.eval().requires_grad_(False)
-    return Checkpoint(model.cpu(), head, meta, out)
+    return Checkpoint.from_model(model.cpu(), head, meta, out)
 
 
 def _diverged(what: str, epoch: int, cfg: TrainConfig, out: Path) -> str:

@@ -1,0 +1,30 @@
+"""PyTorch's binary cross-entropy, computed with its own formulas in vectorised ops (training speed)."""
+
+from __future__ import annotations
+
+import torch
+
+Tensor = torch.Tensor
+
+
+class ClassicBCE(torch.autograd.Function):
+    """``F.binary_cross_entropy(probs, x, reduction="none")`` with PyTorch's own formulas, forward
+    (log terms clamped at -100) and backward (denominator clamped at 1e-12), in vectorised ops.
+
+    Why not call it: PyTorch's CPU kernel checks every input against [0, 1] in a scalar loop,
+    ~1.2 of the ~7.8 ms of a training step here (bench/RESULTS.md). Inputs here come from a
+    sigmoid, so the check can only ever catch NaN, and NaN should give a NaN loss (a diverged
+    model stops training cleanly) rather than an exception. Gradients are bit-identical to
+    PyTorch's; losses agree to float32 rounding (tests/test_heads.py). The app still shows
+    PyTorch's refusal through :meth:`vae.heads.Head.bce_error`, which calls the real thing.
+    """
+
+    @staticmethod
+    def forward(ctx, probs: Tensor, x: Tensor) -> Tensor:  # noqa: D102
+        ctx.save_for_backward(probs, x)
+        return (x - 1) * torch.log1p(-probs).clamp_min(-100) - x * torch.log(probs).clamp_min(-100)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # noqa: D102
+        probs, x = ctx.saved_tensors
+        return grad * (probs - x) / ((1 - probs) * probs).clamp_min(1e-12), None
