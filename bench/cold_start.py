@@ -19,7 +19,6 @@ from common import ROOT, machine
 sys.path.insert(0, str(ROOT / "tests"))
 from browser_helpers import browser, streamlit_server  # noqa: E402
 
-EXPERIMENT = "torch-free first image (experiment)"
 APPS = {"explorer (app.py)": (ROOT / "app.py", ".z-figure img"),
         "one-line page": (ROOT / "bench" / "apps" / "hello.py", "text=hello")}
 
@@ -38,23 +37,16 @@ def cold_start(b, script, selector: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--torch-free", action="store_true",
-                        help="also time bench/apps/torch_free_first_image.py (an experiment, not the product)")
     args = parser.parse_args()
-    apps = dict(APPS)
-    if args.torch_free:
-        apps[EXPERIMENT] = (ROOT / "bench" / "apps" / "torch_free_first_image.py", "[data-testid='stImage'] img")
-    times = {name: [] for name in apps}
+    times = {name: [] for name in APPS}
     with browser() as b:
         for _ in range(args.rounds):
-            for name, (script, selector) in apps.items():
+            for name, (script, selector) in APPS.items():
                 times[name].append(cold_start(b, script, selector))
     print(f"machine: {machine()}; headless Chromium; {args.rounds} rounds")
     for name, v in times.items():
         print(f"{name:<20} median {statistics.median(v):5.2f} s   min {min(v):5.2f}   max {max(v):5.2f}")
     app, hello = statistics.median(times["explorer (app.py)"]), statistics.median(times["one-line page"])
-    if EXPERIMENT in times:
-        print(f"experiment: torch-free first image / one-line page = {statistics.median(times[EXPERIMENT]) / hello:.2f}x")
     print(f"RESULT: cold start {app:.2f} s vs one-line page {hello:.2f} s: {app / hello:.2f}x")
 
 
