@@ -7,17 +7,24 @@ const CHART_CONFIG = { staticPlot: true, displayModeBar: false, responsive: true
 
 let plotlyLoading = null;
 
-// plotly.js from the plotly Python package, loaded once per page as a classic script.
+// Resolves once the browser has painted what is on the page now.
+function afterPaint() {
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
+
+// plotly.js from the plotly Python package, loaded once per page as a classic script, after the
+// first images have painted: parsing it (4.8 MB) holds the main thread for a second or more on a
+// slow machine, and the images should not wait for the histograms (bench/RESULTS.md, cold start).
 function loadPlotly(url) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!plotlyLoading) {
-    plotlyLoading = new Promise((resolve, reject) => {
+    plotlyLoading = afterPaint().then(() => new Promise((resolve, reject) => {
       const script = document.createElement("script");
       script.src = url;
       script.onload = () => resolve(window.Plotly);
       script.onerror = () => { plotlyLoading = null; reject(new Error(`could not load ${url}`)); };
       document.head.appendChild(script);
-    });
+    }));
   }
   return plotlyLoading;
 }
