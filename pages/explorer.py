@@ -59,7 +59,6 @@ def latent_view(dataset: str, left: str, right: str, view: str, mode: str) -> No
     """Everything a slider move changes, in one panel; reruns alone so the page chrome is untouched."""
     latent = loaders.checkpoint(left).config.latent
     z = state.get_z(latent)
-    state.write_url(z, dataset=dataset, left=left, right=right, view=view, display=mode)
     sq, limit = float(z @ z), chi2_quantile(latent)
     warning = None
     if sq > limit:
@@ -73,7 +72,8 @@ def latent_view(dataset: str, left: str, right: str, view: str, mode: str) -> No
         ckpt = loaders.checkpoint(name)
         columns.append(latent_panel.column(name, ckpt.head, decode(ckpt, z), mode, data_fraction,
                                            show_logits=len(shown) == 1))
-    latent_panel.show(z, columns, warning)
+    latent_panel.show(z, columns, warning,
+                      query=state.view_query(z, dataset=dataset, left=left, right=right, view=view, display=mode))
 
 
 def main() -> None:

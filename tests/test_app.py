@@ -141,8 +141,10 @@ def test_state_round_trips_through_the_url():
     assert z_values(at)[:4] == [1.0, -1.0, 0.5, 0.0]
     assert at.segmented_control[0].value == "raw" and at.radio[0].value == "wrap"
     move_sliders(at, [1.0, -1.0, 0.5, 2.0] + [0.0] * 16)
-    assert at.query_params["z"].startswith("1,-1,0.5,2,0")
-    assert at.query_params["view"] == "raw"
+    query = panel(at)["query"]  # what the panel writes into the browser's URL
+    assert query["z"].startswith("1,-1,0.5,2,0") and query["view"] == "raw" and query["display"] == "wrap"
+    again = run_app(**query)
+    assert z_values(again)[:4] == [1.0, -1.0, 0.5, 2.0] and again.segmented_control[0].value == "raw"
 
 
 def test_malformed_url_state_is_ignored():

@@ -44,6 +44,10 @@ def decoder_titles(page) -> list[str]:
     return page.locator(".z-title strong").all_inner_texts()
 
 
+# The SVG paths of the first histogram's bars, as drawn.
+DRAWN_BARS = "div => Array.from(div.querySelectorAll('.barlayer .trace')[0].querySelectorAll('path')).map(p => p.getAttribute('d')).join()"
+
+
 def test_explorer_sliders_images_histograms_and_toggle(app_page):
     url, page = app_page
     page.goto(url)
@@ -55,6 +59,9 @@ def test_explorer_sliders_images_histograms_and_toggle(app_page):
 
     before = first_image_src(page)
     bars_before = page.locator(".z-chart").first.evaluate("div => JSON.stringify(div.data[0].y)")
+    drawn_before = page.locator(".z-chart").first.evaluate(DRAWN_BARS)
+    page.locator(".z-chart .main-svg").first.evaluate("svg => { svg.dataset.first = 'yes'; }")
+    history_length = page.evaluate("() => history.length")
     page.locator(".z-slider input[type='range']").first.focus()
     for _ in range(10):
         page.keyboard.press("ArrowRight")
@@ -63,10 +70,13 @@ def test_explorer_sliders_images_histograms_and_toggle(app_page):
     page.wait_for_function("([sel, src]) => document.querySelector(sel).getAttribute('src') !== src",
                            arg=[FIRST_IMAGE, before])
     page.wait_for_function("() => location.search.includes('z=0.5')")  # every move reached the server
+    assert page.evaluate("() => history.length") == history_length, "the link follows without a history entry per move"
     wait_idle(page)
     assert first_image_src(page) != before
     assert page.locator(".z-chart").first.evaluate("div => JSON.stringify(div.data[0].y)") != bars_before, \
         "the histogram is updated in place"
+    page.wait_for_function(f"([d]) => ({DRAWN_BARS})(document.querySelector('.z-chart')) !== d", arg=[drawn_before])
+    assert page.locator(".z-chart .main-svg").first.get_attribute("data-first") == "yes", "the same chart, redrawn"
     assert page.locator(".z-slider output").first.inner_text() == "0.50 σ", "no snap back after the rerun"
 
     # Dragging sends many values while reruns are in flight: the last one must win.

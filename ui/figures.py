@@ -51,41 +51,46 @@ def _unit_band() -> list[dict]:
         dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1, line=line) for x in (0, 1)]
 
 
+def _percent_axis() -> dict:
+    """Percent of an image's 784 pixels on a log axis with a fixed range: one pixel (0.13%) to all."""
+    return dict(type="log", range=[-1.3, 2.05], title=dict(text="% of pixels"), fixedrange=True)
+
+
 def pixel_histogram(values: np.ndarray, data_fraction: np.ndarray, title: str,
                     color: str = COLORS["sigmoid"], height: int = 230) -> SpecFigure:
     """Histogram of one image's output values (percent of pixels, log scale) over the
-    fixed range [-1, 2], the [0, 1] band shaded, the data's pixel histogram overlaid."""
+    fixed range [-1, 2], the [0, 1] band shaded, the data's pixel histogram overlaid.
+
+    Only the bar heights depend on ``values``: title, axes and shapes stay the same from one
+    latent point to the next, which lets the explorer's panel redraw just the bars (the counts
+    outside [0, 1] are printed beside the images)."""
     counts, _ = histogram(values, HIST_LO, HIST_HI, HIST_BINS)
-    v = np.asarray(values)
-    below, above, n = int((v < 0).sum()), int((v > 1).sum()), v.size
     x = _centres()
     return SpecFigure(dict(
-        data=[dict(type="bar", x=x, y=_nonzero(100 * counts / n), marker=dict(color=color), name="this image",
-                   width=(HIST_HI - HIST_LO) / HIST_BINS),
+        data=[dict(type="bar", x=x, y=_nonzero(100 * counts / np.asarray(values).size), marker=dict(color=color),
+                   name="this image", width=(HIST_HI - HIST_LO) / HIST_BINS),
               dict(type="scatter", x=x, y=_nonzero(100 * data_fraction), mode="lines",
                    line=dict(color=COLORS["data"], width=1.5, shape="hvh"), name="pixels of the data")],
         layout=dict(
-            title=dict(text=f"{title}<br><sup>{below} below 0 ({100 * below / n:.1f}%), "
-                            f"{above} above 1 ({100 * above / n:.1f}%)</sup>", font=dict(size=13)),
+            title=dict(text=title, font=dict(size=13)),
             height=height, margin=dict(_MARGIN, l=55), bargap=0, showlegend=False, shapes=_unit_band(),
-            xaxis=dict(range=[HIST_LO, HIST_HI], fixedrange=True),
-            yaxis=dict(type="log", range=[-1.3, 2.05], title=dict(text="% of pixels"), fixedrange=True))))
+            xaxis=dict(range=[HIST_LO, HIST_HI], fixedrange=True), yaxis=_percent_axis())))
 
 
 def logit_histogram(pre: np.ndarray, height: int = 230) -> SpecFigure:
-    """Pre-activation logits of a sigmoid decoder with the sigmoid curve that maps them into (0, 1)."""
+    """Pre-activation logits of a sigmoid decoder (percent of pixels, log scale, fixed axes like
+    :func:`pixel_histogram`) with the sigmoid curve that maps them into (0, 1)."""
     lo, hi, bins = -20.0, 10.0, 60
     counts, edges = histogram(pre, lo, hi, bins)
     return SpecFigure(dict(
-        data=[dict(type="bar", x=((edges[:-1] + edges[1:]) / 2).tolist(), y=_nonzero(counts),
+        data=[dict(type="bar", x=((edges[:-1] + edges[1:]) / 2).tolist(), y=_nonzero(100 * counts / np.asarray(pre).size),
                    marker=dict(color="#aec7e8"), name="logits", width=(hi - lo) / bins),
               dict(type="scatter", x=_SIGMOID_T, y=_SIGMOID_Y, yaxis="y2", mode="lines", line=dict(color="#1f77b4"),
                    name="sigmoid(t)")],
         layout=dict(
             title=dict(text="Pre-activation logits and the sigmoid that maps them into (0, 1)", font=dict(size=13)),
-            height=height, margin=_MARGIN, bargap=0, showlegend=False,
-            xaxis=dict(range=[lo, hi], fixedrange=True),
-            yaxis=dict(title=dict(text="pixels"), fixedrange=True, rangemode="tozero"),
+            height=height, margin=dict(_MARGIN, l=55), bargap=0, showlegend=False,
+            xaxis=dict(range=[lo, hi], fixedrange=True), yaxis=_percent_axis(),
             yaxis2=dict(overlaying="y", side="right", range=[-0.05, 1.05], title=dict(text="sigmoid"),
                         fixedrange=True, tickvals=[0, 0.5, 1]))))
 

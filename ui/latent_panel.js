@@ -87,6 +87,14 @@ function release(panel) {
   if (panel.queued) send(panel);
 }
 
+// The view's link, set from what the server just drew: replaceState, so slider moves do not pile
+// up in the browser's history (st.query_params would also re-render the whole app each move).
+function showInUrl(query) {
+  const url = new URL(window.location.href);
+  for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
+  if (url.href !== window.location.href) window.history.replaceState(window.history.state, "", url);
+}
+
 function ensureChildren(parent, count, make) {
   while (parent.children.length < count) parent.append(make());
   while (parent.children.length > count) parent.lastChild.remove();
@@ -123,18 +131,34 @@ function renderColumn(column, spec) {
   column.querySelector(".z-counts").textContent = spec.counts;
 }
 
-// One figure holds every histogram: one Plotly.react per move (each call costs ~25 ms).
+// Everything about a figure but its traces' y values: when that is unchanged since the last draw
+// (a slider move), only the bars need redrawing.
+function figureShape(figure, fontColor) {
+  return JSON.stringify([figure.data.map(({ y, ...trace }) => trace), figure.layout, fontColor]);
+}
+
+// One figure holds every histogram. A slider move changes only bar heights: Plotly.animate without
+// a transition redraws just the traces, less than half the cost of Plotly.react (which redraws
+// axes, shapes and titles too; bench/RESULTS.md). Anything else goes through Plotly.react.
 function renderChart(panel, plotlyUrl) {
   loadPlotly(plotlyUrl).then(
     (Plotly) => {
       // Draw only the newest figure: an older promise may resolve after a newer rerun arrived.
-      if (panel.pendingChart) {
-        // Transparent, in the page's text colour: right in Streamlit's light and dark themes alike.
-        const layout = { ...panel.pendingChart.layout, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-                         font: { color: getComputedStyle(panel.root).color } };
-        Plotly.react(panel.chart, panel.pendingChart.data, layout, CHART_CONFIG);
-      }
+      const figure = panel.pendingChart;
       panel.pendingChart = null;
+      if (!figure) return;
+      const fontColor = getComputedStyle(panel.root).color;
+      const shape = figureShape(figure, fontColor);
+      if (shape === panel.chartShape) {
+        Plotly.animate(panel.chart, { data: figure.data.map((trace) => ({ y: trace.y })) },
+                       { mode: "immediate", transition: { duration: 0 }, frame: { duration: 0, redraw: false } });
+        return;
+      }
+      // Transparent, in the page's text colour: right in Streamlit's light and dark themes alike.
+      const layout = { ...figure.layout, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+                       font: { color: fontColor } };
+      Plotly.react(panel.chart, figure.data, layout, CHART_CONFIG);
+      panel.chartShape = shape;
     },
     (err) => {
       panel.chart.textContent = `Histograms unavailable: ${err.message}`;
@@ -175,6 +199,7 @@ export default function (component) {
   panel.warning.hidden = !data.warning;
   const columns = ensureChildren(panel.columns, data.columns.length, makeColumn);
   data.columns.forEach((spec, i) => renderColumn(columns[i], spec));
+  showInUrl(data.query);
   panel.pendingChart = data.chart;
   renderChart(panel, data.plotly);
 }

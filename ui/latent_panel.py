@@ -81,12 +81,14 @@ def _moved(key: str) -> None:
     state.take_z_from_sliders(value)
 
 
-def show(z: np.ndarray, columns: list[dict], warning: str | None = None, key: str = "latent_panel") -> None:
+def show(z: np.ndarray, columns: list[dict], warning: str | None = None, query: dict[str, str] | None = None,
+         key: str = "latent_panel") -> None:
     """Draw (or update in place) the panel: one slider per entry of ``z``, then ``columns``
-    side by side, then every column's charts as the panels of one figure."""
+    side by side, then every column's charts as the panels of one figure. ``query`` goes
+    into the page's URL (see :func:`ui.state.view_query`)."""
     values = [float(v) for v in z]
     chart = figures.side_by_side([spec for c in columns for spec in c["charts"]]).to_dict()
     _panel(key=key, default={"z": values}, on_z_change=partial(_moved, key),
            data=dict(z=values, rev=state.z_revision(), limit=state.Z_LIMIT, step=state.Z_STEP,
-                     plotly=PLOTLY_JS_URL, warning=warning, chart=chart,
+                     plotly=PLOTLY_JS_URL, warning=warning, chart=chart, query=query or {},
                      columns=[{k: v for k, v in c.items() if k != "charts"} for c in columns]))

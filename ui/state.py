@@ -1,8 +1,8 @@
 """Session state shared between pages, and its mirror in the URL query string.
 
 ``z`` (the latent point) lives under one session-state key so every page decodes the
-same point; the explorer writes it to ``?z=...`` together with its view settings so a
-view can be shared as a link. z set by the server (buttons, a link) bumps a revision
+same point; the explorer shows it in the URL (``?z=...``) together with its view settings
+so a view can be shared as a link. z set by the server (buttons, a link) bumps a revision
 number: that is what tells the explorer's sliders in the browser to move (ui.latent_panel).
 """
 
@@ -87,6 +87,10 @@ def init_from_url(params: dict[str, tuple[str, ...]]) -> None:
             st.session_state[key] = query[key]
 
 
-def write_url(z: np.ndarray, **settings: str) -> None:
-    """Mirror the current view into the query string (no rerun is triggered)."""
-    st.query_params.update({"z": format_z(z), **settings})
+def view_query(z: np.ndarray, **settings: str) -> dict[str, str]:
+    """The query parameters that reopen this view (read back by :func:`init_from_url`).
+
+    The explorer's panel writes them into the browser's URL itself (ui.latent_panel): going
+    through ``st.query_params`` re-renders the whole app and adds a browser history entry on
+    every slider move."""
+    return {"z": format_z(z), **settings}
