@@ -167,7 +167,7 @@ def test_reset_random_and_start_from_digit_buttons_set_z_and_move_the_sliders():
     from vae.explore import encode_mean
 
     ckpt = load_checkpoint(vae.paths.CHECKPOINT_DIR / "mnist-sigmoid-z20.safetensors")
-    mu = encode_mean(ckpt, load_sample().as_float()[:1])[0]
+    mu = encode_mean(ckpt, load_sample().floats()[:1])[0]
     np.testing.assert_allclose(z_values(at), np.clip(mu, -3, 3), atol=0.026)
 
 

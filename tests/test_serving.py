@@ -18,10 +18,10 @@ import torch
 
 import vae.paths
 from backend_fixtures import small_model
-from vae.architecture import VAEConfig, decode_arrays
+from vae.architecture import VAEConfig, decode_arrays, encode_mean_arrays
 from vae.catalog import load_catalog
 from vae.checkpoints import Checkpoint, load_checkpoint
-from vae.explore import chi2_cdf, chi2_quantile, decode_many
+from vae.explore import chi2_cdf, chi2_quantile, decode_many, reconstruct_all
 from vae.heads import HEADS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,18 @@ def test_numpy_decoder_is_the_torch_decoder(latent, hidden):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("latent,hidden", [(2, 8), (20, 400)])
+def test_numpy_encoder_mean_is_the_torch_encoders(latent, hidden, mnist_sample):
+    model = small_model(latent=latent, hidden=hidden, seed=4).eval()
+    weights = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    x = mnist_sample.floats()[:64]
+    with torch.no_grad():
+        expected, _ = model.encode(torch.from_numpy(x))
+    got = encode_mean_arrays(weights, x)
+    assert got.dtype == np.float32 and got.shape == (64, latent)
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_every_shipped_checkpoint_decodes_in_numpy_to_its_torch_pixels():
     catalog = load_catalog(user=ROOT / "no-such-folder")
     assert len(catalog.checkpoints) >= 9 and not catalog.errors
@@ -53,6 +65,17 @@ def test_every_shipped_checkpoint_decodes_in_numpy_to_its_torch_pixels():
         np.testing.assert_allclose(pixels, expected, rtol=1e-4, atol=1e-5, err_msg=name)
         # the counts the app shows agree too (values at exactly 0 or 1 are not "outside")
         assert (pixels < 0).sum() == (expected < 0).sum() and (pixels > 1).sum() == (expected > 1).sum(), name
+
+
+def test_reconstructing_the_sample_in_numpy_gives_the_torch_pixels(mnist_sample):
+    ckpt = load_catalog(user=ROOT / "no-such-folder").checkpoints["mnist-continuous-bernoulli-z20"]
+    x = mnist_sample.floats()[:300]
+    with torch.inference_mode():
+        mu, _ = ckpt.model.encode(torch.from_numpy(x))
+        expected = ckpt.head.pixels(ckpt.model.decode(mu)).numpy()
+    got = reconstruct_all(ckpt, x, batch_size=128)  # batches that do not divide 300
+    assert got.shape == (300, 784)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_the_parameter_count_is_the_models():
@@ -141,13 +164,19 @@ from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({app!r}, default_timeout=60).run()
 assert not at.exception, [e.value for e in at.exception]
 assert at.get("bidi_component"), "the explorer's panel was not drawn"
+next(b for b in at.button if b.label == "Start from this digit").click().run()  # encodes a digit
+assert not at.exception, [e.value for e in at.exception]
+at.switch_page("pages/latent_map.py").run()  # encodes the sample, decodes a grid
+assert not at.exception and at.get("plotly_chart"), [e.value for e in at.exception]
+at.switch_page("pages/heads.py").run()  # decodes with every head
+assert not at.exception, [e.value for e in at.exception]
 print("torch imported:", "torch" in sys.modules)
 import torch  # now, as the other pages do: the server's one-thread setting must reach it
 print("torch threads:", torch.get_num_threads())
 """
 
 
-def test_the_explorer_page_is_served_without_importing_torch():
+def test_the_explorer_latent_map_and_head_comparison_are_served_without_importing_torch():
     code = _EXPLORER_WITHOUT_TORCH.format(app=str(ROOT / "app.py"))
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)

@@ -1,10 +1,10 @@
 """The network's shape and its decoder in numpy: what serving a trained model needs, without torch.
 
 The classic MLP VAE of pytorch/examples ``vae/main.py`` (784 -> 400 -> latent -> 400 -> 784)
-is defined once in torch (:mod:`vae.model`, for training and likelihoods) and its decoder once
-more here, as two matrix products, because importing torch costs the app seconds and hundreds of
-megabytes before its first image (bench/RESULTS.md, cold start and memory). The tests hold the
-two decoders to each other.
+is defined once in torch (:mod:`vae.model`, for training and likelihoods) and its inference paths
+once more here, two matrix products each, because importing torch costs the app seconds and
+hundreds of megabytes before its first image (bench/RESULTS.md, cold start and memory). The tests
+hold each to its torch twin.
 """
 
 from __future__ import annotations
@@ -56,6 +56,12 @@ class VAEConfig:
 
     def parameter_count(self) -> int:
         return sum(int(np.prod(shape)) for shape in self.parameter_shapes().values())
+
+
+def encode_mean_arrays(weights: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """``VAE.encode``'s mu in numpy: posterior means (n, latent) of flattened images x (n, 784)."""
+    hidden = np.maximum(np.asarray(x, dtype=np.float32) @ weights["fc1.weight"].T + weights["fc1.bias"], 0)
+    return hidden @ weights["fc21.weight"].T + weights["fc21.bias"]
 
 
 def decode_arrays(weights: Mapping[str, np.ndarray], z: np.ndarray) -> np.ndarray:

@@ -1,9 +1,10 @@
 """Inference for the explorer: decode a latent point, encode digits, score one image.
 
-Decoding a latent point runs in numpy on the checkpoint's read-only weights, so the
-explorer draws its first images without importing torch (bench/RESULTS.md, cold start).
-Encoding and scoring run under ``torch.inference_mode`` on models that are never
-modified. Either way one cached checkpoint serves many sessions (threads) at once.
+Decoding a latent point and encoding digits to their posterior means run in numpy on the
+checkpoint's read-only weights, so the explorer and the latent map work without importing
+torch (bench/RESULTS.md, cold start and memory). Scoring runs under ``torch.inference_mode``
+on models that are never modified. Either way one cached checkpoint serves many sessions
+(threads) at once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .architecture import decode_arrays
+from .architecture import decode_arrays, encode_mean_arrays
 from .checkpoints import Checkpoint
 
 if TYPE_CHECKING:
@@ -50,14 +51,9 @@ def decode_many(ckpt: Checkpoint, z: np.ndarray) -> list[Decoded]:
     return [Decoded(p, q) for p, q in zip(pre, pixels)]
 
 
-def encode_mean(ckpt: Checkpoint, images: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Posterior means of flattened float images in [0, 1], shape (n, latent)."""
-    import torch
-
-    with torch.inference_mode():
-        x = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(-1, ckpt.config.input_dim)
-        mu, _ = ckpt.model.encode(x)
-    return mu.numpy()
+def encode_mean(ckpt: Checkpoint, images: np.ndarray) -> np.ndarray:
+    """Posterior means of flattened float images in [0, 1], shape (n, latent) (numpy; no torch needed)."""
+    return encode_mean_arrays(ckpt.weights, np.asarray(images, dtype=np.float32).reshape(-1, ckpt.config.input_dim))
 
 
 @dataclass(frozen=True)
@@ -155,16 +151,13 @@ def chi2_quantile(df: int, q: float = 0.999) -> float:
 
 
 def reconstruct_all(ckpt: Checkpoint, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """The head's pixels for every image reconstructed at its posterior mean, shape (n, 784)."""
-    import torch
-
-    out = []
-    with torch.inference_mode():
-        x = torch.as_tensor(np.asarray(images, dtype=np.float32)).reshape(-1, ckpt.config.input_dim)
-        for start in range(0, len(x), batch_size):
-            mu, _ = ckpt.model.encode(x[start:start + batch_size])
-            out.append(ckpt.head.pixels(ckpt.model.decode(mu)))
-    return torch.cat(out).numpy()
+    """The head's pixels for every image reconstructed at its posterior mean, shape (n, 784) (numpy)."""
+    x = np.asarray(images, dtype=np.float32).reshape(-1, ckpt.config.input_dim)
+    out = [np.zeros((0, ckpt.config.input_dim), np.float32)]
+    for start in range(0, len(x), batch_size):
+        mu = encode_mean_arrays(ckpt.weights, x[start:start + batch_size])
+        out.append(ckpt.head.pixels_np(decode_arrays(ckpt.weights, mu)))
+    return np.concatenate(out)
 
 
 def interpolate(z_a: np.ndarray, z_b: np.ndarray, steps: int) -> np.ndarray:
