@@ -5,8 +5,9 @@
 Starts `streamlit run app.py` and opens the explorer (the landing page, which loads and
 validates every checkpoint, shipped and user) in headless Chromium, moves a slider 10 times
 and reads the server's VmHWM (peak resident set) from /proc: the goal's figure. Then the same
-session visits every other page (they encode, score and train with torch) and the peak is read
-again. Whether torch is loaded in the server is read from its memory map. For the breakdown it
+session visits the other pages that serve without torch, then the ones that score, train or
+import with it, and the peak is read after each group. Whether torch is loaded in the server is
+read from its memory map. For the breakdown it
 also measures, in fresh processes, the RSS of Python + `import streamlit`, + `import torch`,
 and the bytes of all checkpoint weights.
 """
@@ -22,7 +23,8 @@ from common import ROOT, machine
 sys.path.insert(0, str(ROOT / "tests"))
 from browser_helpers import browser, streamlit_server, wait_idle  # noqa: E402
 
-OTHER_PAGES = ("reconstructions", "heads", "latent_map", "train", "import_checkpoint")
+TORCH_FREE_PAGES = ("heads", "latent_map")
+TORCH_PAGES = ("reconstructions", "train", "import_checkpoint")
 GOAL_MB = 600
 
 
@@ -55,6 +57,17 @@ def move_slider(page, presses: int = 10) -> None:
         wait_idle(page)
 
 
+def visit(page, url: str, slugs: tuple[str, ...]) -> None:
+    for slug in slugs:
+        page.goto(f"{url}/{slug}")
+        wait_idle(page)
+        page.wait_for_timeout(500)
+        wait_idle(page)
+    page.goto(url)
+    wait_idle(page)
+    move_slider(page)
+
+
 def main() -> None:
     with streamlit_server(ROOT / "app.py") as url, browser() as b:
         pid = server_pid(int(url.rsplit(":", 1)[1]))
@@ -63,14 +76,9 @@ def main() -> None:
         wait_idle(page)
         move_slider(page)
         explorer_peak, explorer_torch = status_mb(pid, "VmHWM"), torch_loaded(pid)
-        for slug in OTHER_PAGES:
-            page.goto(f"{url}/{slug}")
-            wait_idle(page)
-            page.wait_for_timeout(500)
-            wait_idle(page)
-        page.goto(url)
-        wait_idle(page)
-        move_slider(page)
+        visit(page, url, TORCH_FREE_PAGES)
+        free_peak, free_torch = status_mb(pid, "VmHWM"), torch_loaded(pid)
+        visit(page, url, TORCH_PAGES)
         all_peak, all_torch = status_mb(pid, "VmHWM"), torch_loaded(pid)
     weights = sum(p.stat().st_size for p in (ROOT / "checkpoints").glob("*.safetensors")) / 2**20
     base = rss_after("import streamlit")
@@ -79,7 +87,9 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"explorer session (every checkpoint loaded, 10 slider moves): peak RSS {explorer_peak:.0f} MB, "
           f"torch {'loaded' if explorer_torch else 'not loaded'}")
-    print(f"same session after visiting all six pages: peak RSS {all_peak:.0f} MB, "
+    print(f"+ {', '.join(TORCH_FREE_PAGES)} pages: peak RSS {free_peak:.0f} MB, "
+          f"torch {'loaded' if free_torch else 'not loaded'}")
+    print(f"+ {', '.join(TORCH_PAGES)} pages (all six visited): peak RSS {all_peak:.0f} MB, "
           f"torch {'loaded' if all_torch else 'not loaded'}")
     print(f"breakdown (fresh processes): python + streamlit {base:.0f} MB; + the explorer's imports "
           f"{serving:.0f} MB; python + streamlit + torch {with_torch:.0f} MB (torch adds {with_torch - base:.0f} MB); "
