@@ -4,7 +4,8 @@ against a one-line Streamlit page started the same way, alternated in the same r
     .venv/bin/python bench/cold_start.py [--rounds 5]
 
 The browser is started once beforehand (not counted); each round starts a fresh server process,
-so Python imports, model loading and the first script run are all inside the figure.
+so Python imports, model loading and the first script run are all inside the figure. Both servers
+start in the repo folder with its .streamlit/config.toml, file watcher included, as `make run` does.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ APPS = {"explorer (app.py)": (ROOT / "app.py", ".z-figure img"),
 
 def cold_start(b, script, selector: str) -> float:
     t0 = time.perf_counter()
-    with streamlit_server(script) as url:
+    with streamlit_server(script, file_watcher=None) as url:  # as `make run` starts it: the repo's config
         page = b.new_page()
         page.goto(url)
         page.locator(selector).first.wait_for(state="visible", timeout=120_000)

@@ -29,13 +29,15 @@ def free_port() -> int:
 @contextmanager
 def streamlit_server(script: Path = ROOT / "app.py", env: dict | None = None,
                      timeout: float = 90, script_args: list[str] | None = None,
-                     cwd: Path = ROOT) -> Iterator[str]:
+                     cwd: Path = ROOT, file_watcher: str | None = "none") -> Iterator[str]:
     """Run ``streamlit run script [-- script_args]`` on 127.0.0.1 and yield its base URL.
 
-    Streamlit reads ``.streamlit/config.toml`` from ``cwd``: the repo's settings by default."""
+    Streamlit reads ``.streamlit/config.toml`` from ``cwd``: the repo's settings by default.
+    ``file_watcher=None`` keeps the config's watcher (what ``make run`` gets)."""
     port = free_port()
+    watcher = ["--server.fileWatcherType", file_watcher] if file_watcher else []
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+           "--server.address", "127.0.0.1", "--server.headless", "true", *watcher,
            "--browser.gatherUsageStats", "false"] + (["--", *script_args] if script_args else [])
     proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

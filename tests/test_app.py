@@ -280,3 +280,12 @@ def test_the_server_skips_streamlits_full_gc_after_every_rerun():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+
+
+def test_the_server_does_not_watch_the_venv_with_inotify():
+    # The inotify watcher recursively watches the repo folder, .venv included: overflow warnings
+    # and a slower start (bench/RESULTS.md, section 4). Polling watches only the app's modules.
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "poll"
