@@ -34,6 +34,7 @@ def main() -> None:
         st.info(f"No digit yet: {where}.")
         return
 
+    loaders.torch_version()  # the scores below are PyTorch's own losses
     results = {name: reconstruct(ckpt, x) for name, ckpt in models.items()}
     cols = st.columns(len(results) + 1)
     cols[0].image(as_image(x.ravel()), caption=f"input: {where}", width=140, output_format="PNG")

@@ -78,9 +78,21 @@ def sample_encodings(name: str) -> np.ndarray:
     return encode_mean(ckpt, sample_floats(ckpt.dataset))
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner="Loading PyTorch (the first time on this server takes a few seconds) ...")
+def torch_version() -> str:
+    """Import torch once per server, behind a spinner that says why a page is slow the first time.
+
+    Called by the pages that score or train; the explorer, the latent map and the head comparison
+    never need it."""
+    import torch
+
+    return torch.__version__
+
+
+@st.cache_resource(show_spinner=False)
 def runner() -> TrainingRunner:
     """The one background-training runner of this server."""
+    torch_version()
     from vae.jobs import TrainingRunner  # imports torch: only the training page needs it
 
     return TrainingRunner()
