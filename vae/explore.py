@@ -12,15 +12,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from .architecture import decode_arrays, encode_mean_arrays
 from .checkpoints import Checkpoint
-
-if TYPE_CHECKING:
-    import torch
 
 
 @dataclass(frozen=True)

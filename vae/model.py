@@ -21,7 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 # The shape lives in vae.architecture (torch-free); re-exported here, where people look for it.
-from .architecture import IMAGE_SIDE, INPUT_DIM, VAEConfig  # noqa: F401
+from .architecture import IMAGE_SIDE, INPUT_DIM, VAEConfig
+
+__all__ = ["IMAGE_SIDE", "INPUT_DIM", "VAE", "VAEConfig", "kl_to_standard_normal"]
 
 
 class VAE(nn.Module):
