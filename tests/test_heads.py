@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -45,6 +46,13 @@ def test_registry_holds_exactly_the_five_heads():
 
 def test_only_the_raw_head_is_unbounded():
     assert sorted(name for name, head in HEADS.items() if head.bounded) == sorted(BOUNDED_HEADS)
+
+
+def test_the_heads_whose_decoder_outputs_logits_are_the_sigmoid_based_ones():
+    # the explorer shows these logits with the sigmoid curve that maps them into (0, 1)
+    assert sorted(n for n, head in HEADS.items() if head.logit_output) == ["continuous-bernoulli", "logits", "sigmoid"]
+    for name in ("sigmoid", "logits", "continuous-bernoulli"):
+        assert HEADS[name].pixels_np(np.float32(0.0)) == 0.5 and HEADS[name].pixels_np(np.float32(-30.0)) < 0.05
 
 
 def test_unknown_head_raises_value_error_listing_the_known_heads():

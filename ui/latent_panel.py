@@ -42,9 +42,6 @@ PLOTLY_JS_URL = f"component/{_PLOTLY_FILES.name}/plotly.min.js"  # relative: wor
 _panel = st.components.v2.component("latent_panel", js=(_HERE / "latent_panel.js").read_text(),
                                     css=(_HERE / "latent_panel.css").read_text(), isolate_styles=False)
 
-HEADS_WITH_LOGITS = ("sigmoid", "logits", "continuous-bernoulli")
-
-
 def _png_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
 
@@ -70,7 +67,7 @@ def column(name: str, head: Head, out: Decoded, mode: str, data_fraction: np.nda
               f"({100 * out.above / n:.1f}%) · range [{out.pixels.min():.2f}, {out.pixels.max():.2f}]")
     charts = [figures.pixel_histogram(out.pixels, data_fraction, "Output pixel values",
                                       color=figures.COLORS.get(head.name, figures.COLORS["sigmoid"])).to_dict()]
-    if show_logits and head.name in HEADS_WITH_LOGITS:
+    if show_logits and head.logit_output:
         charts.append(figures.logit_histogram(out.pre).to_dict())
     return dict(title=head.title, name=name, images=images, counts=counts, charts=charts)
 

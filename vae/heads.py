@@ -135,6 +135,7 @@ class Head:
     pixels_np: Callable[[np.ndarray], np.ndarray]
     nll: Callable[[Tensor, Tensor], Tensor]
     bounded: bool  # True when pixels() can never leave [0, 1]
+    logit_output: bool  # True when the decoder's output is a logit that a sigmoid maps into (0, 1)
 
     def bce_error(self, pre: Tensor, x: Tensor) -> str | None:
         """What ``F.binary_cross_entropy(output, x)`` says about this head's output.
@@ -166,6 +167,7 @@ HEADS: dict[str, Head] = {
             pixels_np=_sigmoid_np,
             nll=_bernoulli_nll_of_probs,
             bounded=True,
+            logit_output=True,
         ),
         Head(
             name="raw",
@@ -179,6 +181,7 @@ HEADS: dict[str, Head] = {
             pixels_np=_identity_np,
             nll=_raw_nll,
             bounded=False,
+            logit_output=False,
         ),
         Head(
             name="logits",
@@ -192,6 +195,7 @@ HEADS: dict[str, Head] = {
             pixels_np=_sigmoid_np,
             nll=_bernoulli_nll_of_logits,
             bounded=True,
+            logit_output=True,
         ),
         Head(
             name="continuous-bernoulli",
@@ -205,6 +209,7 @@ HEADS: dict[str, Head] = {
             pixels_np=_cb_mean_np,
             nll=_cb_nll,
             bounded=True,
+            logit_output=True,
         ),
         Head(
             name="clamp",
@@ -218,6 +223,7 @@ HEADS: dict[str, Head] = {
             pixels_np=_clip_np,
             nll=_clamp_nll,
             bounded=True,
+            logit_output=False,
         ),
     )
 }
