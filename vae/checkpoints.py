@@ -66,7 +66,8 @@ class Checkpoint:
     @classmethod
     def from_model(cls, model: VAE, head: Head, meta: dict, path: Path | None = None) -> "Checkpoint":
         """The checkpoint of a model trained here (its weights copied, the model kept as is)."""
-        weights = _frozen({k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
+        # copies: the arrays must not follow the live model's parameters
+        weights = _frozen({k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()})
         return cls(weights, model.config, head, meta, path, _model=model)
 
     @property
@@ -360,10 +361,11 @@ def _build(tensors: dict[str, np.ndarray], meta: dict, head: str | None, label: 
 
 
 def _frozen(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    # Own C-contiguous float32 copies, read-only: one checkpoint serves every session's thread.
+    # C-contiguous float32 and read-only: one checkpoint serves every session's thread. The arrays
+    # handed in belong to nobody else (fresh from the file, or copies), so no copy is made here.
     out = {}
     for key, value in arrays.items():
-        out[key] = np.array(value, dtype=np.float32, order="C", copy=True)
+        out[key] = np.ascontiguousarray(value, dtype=np.float32)
         out[key].flags.writeable = False
     return out
 
