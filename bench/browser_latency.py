@@ -22,12 +22,12 @@ from common import ROOT, latency_lines, machine
 import sys
 
 sys.path.insert(0, str(ROOT / "tests"))
-from browser_helpers import IDLE, browser, streamlit_server, wait_idle  # noqa: E402
+from browser_helpers import IDLE, PANEL_CHART, PANEL_SLIDER, browser, streamlit_server, wait_idle  # noqa: E402
 
 # Streamlit's slider widgets and the explorer's own latent sliders (ui/latent_panel): their own
 # thumb and value label change on the key press itself and are not part of the rerun.
 SLIDER_WIDGETS = "[data-testid='stSlider'], .z-slider"
-SLIDER_INPUTS = "[data-testid='stSlider'] input[type='range'], .z-slider input[type='range']"
+SLIDER_INPUTS = f"[data-testid='stSlider'] input[type='range'], {PANEL_SLIDER}"
 
 OBSERVE = """() => {
   const SLIDER_WIDGETS = "%s";
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--view", default="both", choices=["sigmoid", "raw", "both"])
     parser.add_argument("--app", default=str(ROOT / "app.py"), help="the app to measure (for experiments)")
     parser.add_argument("--app-args", default="", help="script arguments for --app")
-    parser.add_argument("--ready", default=".z-chart .main-svg", help="selector that means --app is up")
+    parser.add_argument("--ready", default=PANEL_CHART, help="selector that means --app is up")
     args = parser.parse_args()
     trivial = ROOT / "bench" / "apps" / "trivial_slider.py"
     with tempfile.TemporaryDirectory() as neutral, \

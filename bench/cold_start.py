@@ -18,9 +18,9 @@ import time
 from common import ROOT, machine
 
 sys.path.insert(0, str(ROOT / "tests"))
-from browser_helpers import browser, streamlit_server  # noqa: E402
+from browser_helpers import PANEL_IMAGE, browser, streamlit_server  # noqa: E402
 
-APPS = {"explorer (app.py)": (ROOT / "app.py", ".z-figure img"),
+APPS = {"explorer (app.py)": (ROOT / "app.py", PANEL_IMAGE),
         "one-line page": (ROOT / "bench" / "apps" / "hello.py", "text=hello")}
 
 

@@ -37,7 +37,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from browser_helpers import CHROMIUM_ARGS, IDLE, chromium_path, streamlit_server  # noqa: E402
+from browser_helpers import (  # noqa: E402
+    CHROMIUM_ARGS, IDLE, PANEL_CHART, PANEL_IMAGE, PANEL_SLIDER, chromium_path, streamlit_server,
+)
 from common import percentile  # noqa: E402
 from ui.state import Z_LIMIT, Z_STEP, format_z, parse_z  # noqa: E402
 from vae.checkpoints import load_checkpoint  # noqa: E402
@@ -46,9 +48,6 @@ from vae.explore import decode  # noqa: E402
 
 CHECKPOINT = "mnist-sigmoid-z20"  # what the explorer shows for view=sigmoid with the shipped files
 LATENT = 20
-SLIDER = ".z-slider input[type='range']"  # ui/latent_panel.js: one per z dimension, in z order
-IMAGE = ".z-figure img"
-CHART = ".z-chart .main-svg"
 EXCEPTION = "[data-testid='stException']"
 MAX_SESSIONS, MAX_MOVES = 64, 500
 
@@ -81,13 +80,13 @@ async def run_session(browser, url: str, s: Session, moves: int, ckpt, move_time
         page = await context.new_page()
         page.on("pageerror", lambda err: s.page_errors.append(str(err)))
         await page.goto(f"{url}/?z={format_z(z)}&view=sigmoid", timeout=move_timeout_ms * 4)
-        await page.wait_for_selector(IMAGE, timeout=move_timeout_ms * 4)
+        await page.wait_for_selector(PANEL_IMAGE, timeout=move_timeout_ms * 4)
         # Ready means the histograms are drawn too: plotly.js (4.8 MB) is parsed after the first image,
         # and with 20 pages starting at once on 2 cores that can hold a page's main thread for > 30 s.
-        await page.wait_for_selector(CHART, timeout=move_timeout_ms * 4)
+        await page.wait_for_selector(PANEL_CHART, timeout=move_timeout_ms * 4)
         await page.wait_for_selector(IDLE, timeout=move_timeout_ms * 4)
-        slider = page.locator(SLIDER).nth(dim)
-        image = page.locator(IMAGE).first
+        slider = page.locator(PANEL_SLIDER).nth(dim)
+        image = page.locator(PANEL_IMAGE).first
         for _ in range(moves):
             up = z[dim] + Z_STEP <= Z_LIMIT + 1e-9 and (rng.random() < 0.5 or z[dim] - Z_STEP < -Z_LIMIT - 1e-9)
             before = await image.get_attribute("src")
@@ -97,7 +96,7 @@ async def run_session(browser, url: str, s: Session, moves: int, ckpt, move_time
             try:
                 await page.wait_for_function(
                     "([sel, old]) => { const i = document.querySelector(sel); return i && i.getAttribute('src') !== old; }",
-                    arg=[IMAGE, before], timeout=move_timeout_ms)
+                    arg=[PANEL_IMAGE, before], timeout=move_timeout_ms)
                 await page.wait_for_selector(IDLE, timeout=move_timeout_ms)
             except Exception:  # a move that never showed: counted, and the session goes on
                 s.failed_moves += 1
@@ -125,7 +124,7 @@ async def run_session(browser, url: str, s: Session, moves: int, ckpt, move_time
         try:  # what the page showed at that moment, for the report
             state = await page.evaluate("""(sel) => ({sliders: document.querySelectorAll(sel).length,
                 script: document.querySelector("[data-testid='stApp']")?.dataset.testScriptState,
-                text: document.body.innerText.slice(0, 120).replace(/\\s+/g, " ")})""", SLIDER)
+                text: document.body.innerText.slice(0, 120).replace(/\\s+/g, " ")})""", PANEL_SLIDER)
             s.error += f" [page: {state}]"
         except Exception:
             pass

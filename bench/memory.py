@@ -7,9 +7,8 @@ validates every checkpoint, shipped and user) in headless Chromium, moves a slid
 and reads the server's VmHWM (peak resident set) from /proc: the goal's figure. Then the same
 session visits the other pages that serve without torch, then the ones that score, train or
 import with it, and the peak is read after each group. Whether torch is loaded in the server is
-read from its memory map. For the breakdown it
-also measures, in fresh processes, the RSS of Python + `import streamlit`, + `import torch`,
-and the bytes of all checkpoint weights.
+read from its memory map. For the breakdown it also measures, in fresh processes, the RSS of
+Python + `import streamlit`, + `import torch`, and the bytes of all checkpoint weights.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from pathlib import Path
 from common import ROOT, machine
 
 sys.path.insert(0, str(ROOT / "tests"))
-from browser_helpers import browser, streamlit_server, wait_idle  # noqa: E402
+from browser_helpers import PANEL_CHART, PANEL_SLIDER, browser, streamlit_server, wait_idle  # noqa: E402
 
 TORCH_FREE_PAGES = ("heads", "latent_map")
 TORCH_PAGES = ("reconstructions", "train", "import_checkpoint")
@@ -50,8 +49,8 @@ def rss_after(code: str) -> float:
 
 
 def move_slider(page, presses: int = 10) -> None:
-    page.wait_for_selector(".z-chart .main-svg")
-    page.locator(".z-slider input[type='range']").first.focus()
+    page.wait_for_selector(PANEL_CHART)
+    page.locator(PANEL_SLIDER).first.focus()
     for _ in range(presses):
         page.keyboard.press("ArrowRight")
         wait_idle(page)

@@ -16,6 +16,10 @@ from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+# The explorer's live panel (ui/latent_panel.js), as the browser tests and benchmarks find it.
+PANEL_SLIDER = ".z-slider input[type='range']"  # one per z dimension, in z order
+PANEL_IMAGE = ".z-figure img"
+PANEL_CHART = ".z-chart .main-svg"  # drawn once plotly.js has loaded
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from browser_helpers import ROOT, browser, chromium_path, streamlit_server, wait_idle
+from browser_helpers import (
+    PANEL_CHART, PANEL_IMAGE, PANEL_SLIDER, ROOT, browser, chromium_path, streamlit_server, wait_idle,
+)
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 pytestmark = pytest.mark.browser
@@ -33,11 +35,8 @@ def app_page(tmp_path_factory):
         yield url, page
 
 
-FIRST_IMAGE = ".z-figure img"
-
-
 def first_image_src(page) -> str:
-    return page.locator(FIRST_IMAGE).first.get_attribute("src")
+    return page.locator(PANEL_IMAGE).first.get_attribute("src")
 
 
 def decoder_titles(page) -> list[str]:
@@ -52,23 +51,23 @@ def test_explorer_sliders_images_histograms_and_toggle(app_page):
     url, page = app_page
     page.goto(url)
     wait_idle(page)
-    page.wait_for_selector(".z-chart .main-svg")  # plotly.js loaded from the app's own server
-    assert page.locator(".z-slider input[type='range']").count() == 20
+    page.wait_for_selector(PANEL_CHART)  # plotly.js loaded from the app's own server
+    assert page.locator(PANEL_SLIDER).count() == 20
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "explorer.png"), full_page=True)
 
     before = first_image_src(page)
     bars_before = page.locator(".z-chart").first.evaluate("div => JSON.stringify(div.data[0].y)")
     drawn_before = page.locator(".z-chart").first.evaluate(DRAWN_BARS)
-    page.locator(".z-chart .main-svg").first.evaluate("svg => { svg.dataset.first = 'yes'; }")
+    page.locator(PANEL_CHART).first.evaluate("svg => { svg.dataset.first = 'yes'; }")
     history_length = page.evaluate("() => history.length")
-    page.locator(".z-slider input[type='range']").first.focus()
+    page.locator(PANEL_SLIDER).first.focus()
     for _ in range(10):
         page.keyboard.press("ArrowRight")
     assert page.locator(".z-slider output").first.inner_text() == "0.50 σ"
-    assert page.locator(".z-slider input[type='range']").first.get_attribute("aria-valuetext") == "0.50 σ"
+    assert page.locator(PANEL_SLIDER).first.get_attribute("aria-valuetext") == "0.50 σ"
     page.wait_for_function("([sel, src]) => document.querySelector(sel).getAttribute('src') !== src",
-                           arg=[FIRST_IMAGE, before])
+                           arg=[PANEL_IMAGE, before])
     page.wait_for_function("() => location.search.includes('z=0.5')")  # every move reached the server
     assert page.evaluate("() => history.length") == history_length, "the link follows without a history entry per move"
     wait_idle(page)
@@ -76,11 +75,11 @@ def test_explorer_sliders_images_histograms_and_toggle(app_page):
     assert page.locator(".z-chart").first.evaluate("div => JSON.stringify(div.data[0].y)") != bars_before, \
         "the histogram is updated in place"
     page.wait_for_function(f"([d]) => ({DRAWN_BARS})(document.querySelector('.z-chart')) !== d", arg=[drawn_before])
-    assert page.locator(".z-chart .main-svg").first.get_attribute("data-first") == "yes", "the same chart, redrawn"
+    assert page.locator(PANEL_CHART).first.get_attribute("data-first") == "yes", "the same chart, redrawn"
     assert page.locator(".z-slider output").first.inner_text() == "0.50 σ", "no snap back after the rerun"
 
     # Dragging sends many values while reruns are in flight: the last one must win.
-    box = page.locator(".z-slider input[type='range']").nth(1).bounding_box()
+    box = page.locator(PANEL_SLIDER).nth(1).bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
     for step in range(1, 21):
@@ -99,7 +98,7 @@ def test_explorer_sliders_images_histograms_and_toggle(app_page):
 
     page.get_by_role("button", name="Reset to 0").click()
     page.wait_for_function("() => document.querySelector('.z-slider output').textContent === '0.00 σ'")
-    assert page.locator(".z-slider input[type='range']").first.input_value() == "0", \
+    assert page.locator(PANEL_SLIDER).first.input_value() == "0", \
         "z set on the server moves the sliders"
 
 
@@ -109,7 +108,7 @@ def test_explorer_histograms_follow_a_dark_theme(app_page):
     try:
         dark.goto(url)
         wait_idle(dark)
-        dark.wait_for_selector(".z-chart .main-svg")
+        dark.wait_for_selector(PANEL_CHART)
         text, paper, font = dark.locator(".z-chart").evaluate(
             "div => [getComputedStyle(div).color, div._fullLayout.paper_bgcolor, div._fullLayout.font.color]")
         assert sum(map(int, re.findall(r"\d+", text)[:3])) > 3 * 160, f"Streamlit's dark theme has light text: {text}"

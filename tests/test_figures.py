@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ui import figures
-from ui.loaders import HIST_BINS
+from vae.display import HIST_BINS
 
 
 def test_slider_path_figures_are_valid_plotly_specs():

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from vae.display import histogram
+from vae.display import HIST_BINS, HIST_RANGE, histogram
 from vae.heads import HEADS
 
-from .loaders import HIST_BINS, HIST_HI, HIST_LO
+HIST_LO, HIST_HI = HIST_RANGE
 
 STATIC = {"displayModeBar": False, "staticPlot": True}
 COLORS = {"sigmoid": "#1f77b4", "raw": "#d62728", "logits": "#2ca02c",
@@ -105,7 +105,7 @@ def _axis_key(ref: str) -> str:
 
 def side_by_side(specs: list[dict], gap: float = 0.1) -> SpecFigure:
     """Single-panel specs (as built above) as one figure, panels left to right, each with its own
-    axes, shapes and title. One figure is one ``Plotly.react`` per slider move instead of one per
+    axes, shapes and title. One figure is one Plotly redraw per slider move instead of one per
     chart (~25 ms of browser time each)."""
     width = (1 - gap * (len(specs) - 1)) / len(specs)
     data, annotations, shapes = [], [], []
@@ -144,7 +144,7 @@ def side_by_side(specs: list[dict], gap: float = 0.1) -> SpecFigure:
 
 
 _SIGMOID_T = np.linspace(-20.0, 10.0, 121).round(3).tolist()
-_SIGMOID_Y = [round(1 / (1 + np.exp(-t)), 4) for t in _SIGMOID_T]
+_SIGMOID_Y = np.round(HEADS["sigmoid"].pixels_np(np.array(_SIGMOID_T)), 4).tolist()
 
 
 def overlaid_histograms(values_by_head: dict[str, np.ndarray], data_fraction: np.ndarray | None,

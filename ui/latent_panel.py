@@ -4,8 +4,9 @@ histograms in one Streamlit element (``st.components.v2``) that is updated in pl
 Why one element instead of ``st.slider`` x 20 + ``st.image`` + ``st.plotly_chart``: every
 Streamlit element in the rerun is re-sent and re-rendered by React, and a ``st.plotly_chart``
 whose figure changed is re-created (~50-60 ms of browser work each). Here a slider move sends
-one message with the new images and figure specs, and the browser calls ``Plotly.react`` on the
-charts it already has (bench/browser_latency.py, bench/RESULTS.md).
+one message with the new images and figure spec, and the browser redraws only the bars of the
+chart it already has (``Plotly.animate``; ``Plotly.react`` when more than the bars changed;
+bench/browser_latency.py, bench/RESULTS.md).
 
 Data flows one way: the sliders' values come back as the component's ``z`` state, an
 ``on_z_change`` callback stores them as the session's z (ui.state), and the page decodes that z

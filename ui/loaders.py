@@ -37,9 +37,6 @@ os.environ["OMP_NUM_THREADS"] = str(SERVER_TORCH_THREADS)
 if "torch" in sys.modules:
     sys.modules["torch"].set_num_threads(SERVER_TORCH_THREADS)
 
-HIST_LO, HIST_HI = HIST_RANGE
-
-
 @st.cache_resource(show_spinner="Loading checkpoints ...")
 def catalog() -> Catalog:
     """Every valid checkpoint (shipped + user); cleared after an import or a training run."""
@@ -67,7 +64,7 @@ def sample_floats(dataset: str) -> np.ndarray:
 @st.cache_data(show_spinner=False)
 def data_histogram(dataset: str) -> np.ndarray:
     """Fraction of the sample's pixels in each fixed bin: the reference the outputs are drawn against."""
-    counts, _ = histogram(sample_floats(dataset), HIST_LO, HIST_HI, HIST_BINS)
+    counts, _ = histogram(sample_floats(dataset), *HIST_RANGE, HIST_BINS)
     return counts / counts.sum()
 
 
