@@ -4,8 +4,8 @@
 
 Classic = pytorch/examples vae/main.py: DataLoader(MNIST(transform=ToTensor()), batch_size=128,
 shuffle=True) feeding the same model, BCE+KL loss and torch.optim.Adam(lr=1e-3) with its defaults.
-Ours = vae.train's loop: the split as one float tensor, batches by index, vae.train.train_step
-(fused Adam). Both run the same number of steps at the same batch size, alternated A/B per round.
+Ours = vae.train's loop: the split as one float tensor, batches gathered by index, and
+vae.step.TrainStep (hand-written backward into one flat gradient buffer, one fused Adam). Both run the same number of steps at the same batch size, alternated A/B per round.
 Also measured: the machine's matmul limit, i.e. the time of exactly the GEMMs one training step
 performs (3.28 MFLOP per sample forward + backward), as samples/s.
 """
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from vae.data import DatasetError, load_sample, load_split, shuffled_batches
 from vae.heads import get_head
 from vae.model import VAE, kl_to_standard_normal
-from vae.train import batch_loss, make_optimizer, train_step
+from vae.step import TrainStep
 
 BATCH = 128
 
@@ -86,10 +86,9 @@ def classic_loop(root: str | None, steps: int):
 
 
 def our_loop(images: torch.Tensor, steps: int):
-    """The same for vae.train's loop (index batches of one tensor + train_step)."""
+    """The same for vae.train's loop (index batches of one tensor + TrainStep)."""
     torch.manual_seed(1)
-    model, head = VAE(), get_head("sigmoid")
-    optimizer = make_optimizer(model, 1e-3)
+    train_step = TrainStep(VAE(), get_head("sigmoid"), 1e-3)
     gen = torch.Generator().manual_seed(1)
 
     def batches():
@@ -100,29 +99,26 @@ def our_loop(images: torch.Tensor, steps: int):
     while True:
         t0 = time.perf_counter()
         for _ in range(steps):
-            train_step(model, head, optimizer, images[next(it)])
+            train_step(images.index_select(0, next(it)))
         yield steps * BATCH / (time.perf_counter() - t0)
 
 
 def breakdown(images: torch.Tensor, steps: int) -> dict[str, float]:
-    """Milliseconds per step spent in each phase of train_step (same code, timed piecewise)."""
+    """Milliseconds per step spent in each phase of TrainStep (same code, timed piecewise)."""
     torch.manual_seed(1)
-    model, head = VAE(), get_head("sigmoid")
-    optimizer = make_optimizer(model, 1e-3)
+    train_step = TrainStep(VAE(), get_head("sigmoid"), 1e-3)
     gen = torch.Generator().manual_seed(1)
-    t = {"batch gather": 0.0, "forward + loss": 0.0, "backward": 0.0, "zero_grad + Adam step": 0.0}
+    t = {"batch gather": 0.0, "forward + loss": 0.0, "backward": 0.0, "Adam step": 0.0}
     idx = list(shuffled_batches(len(images), BATCH, gen))
     for i in range(steps + 10):
         t0 = time.perf_counter()
-        x = images[idx[i % len(idx)]]
+        x = images.index_select(0, idx[i % len(idx)])
         t1 = time.perf_counter()
-        loss = batch_loss(model, head, x)
-        loss.item()
+        _, saved = train_step.forward(x)
         t2 = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        train_step.backward(saved)
         t3 = time.perf_counter()
-        optimizer.step()
+        train_step.optimizer.step()
         t4 = time.perf_counter()
         if i >= 10:  # skip warm-up
             for key, dt in zip(t, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):

@@ -125,25 +125,18 @@ def test_weights_that_turn_non_finite_at_an_epochs_last_step_are_not_saved(tmp_p
     # must not slip a broken model into the checkpoint or the resume state.
     import vae.train as train_module
 
-    real_make_optimizer = train_module.make_optimizer
-    n_steps = []
+    class PoisonedStep(train_module.TrainStep):
+        steps = 0
 
-    def poisoned_optimizer(model, lr):
-        opt = real_make_optimizer(model, lr)
-        real_step = opt.step
-
-        def step(*args, **kwargs):
-            result = real_step(*args, **kwargs)
-            n_steps.append(1)
-            if len(n_steps) == 10:  # the last step of epoch 2 (5 steps per epoch)
+        def __call__(self, x):
+            loss = super().__call__(x)
+            PoisonedStep.steps += 1
+            if PoisonedStep.steps == 10:  # the last step of epoch 2 (5 steps per epoch)
                 with torch.no_grad():
-                    model.fc4.bias.fill_(float("nan"))
-            return result
+                    self.model.fc4.bias.fill_(float("nan"))
+            return loss
 
-        opt.step = step
-        return opt
-
-    monkeypatch.setattr(train_module, "make_optimizer", poisoned_optimizer)
+    monkeypatch.setattr(train_module, "TrainStep", PoisonedStep)
     out = tmp_path / "poisoned.safetensors"
     cfg = dataclasses.replace(tiny_cfg, epochs=3)
     saved = {}

@@ -4,7 +4,8 @@
         --out checkpoints/mnist-sigmoid-z20.safetensors
 
 Defaults are the classic example's: Adam 1e-3, batch 128, seed 1. The whole split
-lives in one tensor and batches are index slices of it (no per-sample DataLoader).
+lives in one tensor and batches are index slices of it (no per-sample DataLoader);
+each step is :class:`vae.step.TrainStep` (hand-written backward, one fused Adam).
 Next to the checkpoint, ``NAME.resume.pt`` holds what ``--resume`` needs (weights,
 optimizer state, random streams); it is not a shipped artifact.
 """
@@ -25,9 +26,10 @@ from .atomic import write_atomically
 from .checkpoints import Checkpoint, CheckpointError, build_metadata, save_checkpoint
 from .data import DATASETS, DatasetError, Split, load_split, shuffled_batches
 from .evaluate import evaluate
-from .heads import HEADS, Head, get_head
-from .model import VAE, VAEConfig, kl_to_standard_normal
+from .heads import HEADS, get_head
+from .model import VAE, VAEConfig
 from .paths import DEFAULT_DATA_DIR
+from .step import TrainStep
 
 
 class TrainingError(RuntimeError):
@@ -75,32 +77,6 @@ def resume_path(out: str | Path) -> Path:
     return out.with_name(out.name.removesuffix(".safetensors") + ".resume.pt")
 
 
-def make_optimizer(model: VAE, lr: float) -> torch.optim.Optimizer:
-    """Adam as in the classic example; the fused kernel does the update in one pass."""
-    return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
-
-
-def batch_loss(model: VAE, head: Head, x: torch.Tensor) -> torch.Tensor:
-    """The batch's summed negative ELBO (nats): reconstruction NLL + KL, one sampled z per image."""
-    pre, mu, logvar = model(x)
-    return head.nll(pre, x).sum() + kl_to_standard_normal(mu, logvar).sum()
-
-
-def train_step(model: VAE, head: Head, optimizer: torch.optim.Optimizer, x: torch.Tensor) -> float:
-    """One optimizer step on the batch ``x``; returns the batch's summed negative ELBO (nats).
-
-    A non-finite loss is returned without updating the weights, so the caller can stop
-    with the model still as it was after the last good step.
-    """
-    loss = batch_loss(model, head, x)
-    value = loss.item()
-    if math.isfinite(value):
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    return value
-
-
 def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Split,
           resume: bool = False, device: str | None = None,
           progress: Callable[[Progress], None] | None = None, show_bar: bool = False) -> Checkpoint:
@@ -118,12 +94,12 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
 
     torch.manual_seed(cfg.seed)
     model = VAE(VAEConfig(latent=cfg.latent, hidden=cfg.hidden)).to(device)
-    optimizer = make_optimizer(model, cfg.lr)
+    train_step = TrainStep(model, head, cfg.lr)
     shuffle_gen = torch.Generator().manual_seed(cfg.seed)
     history: list[dict] = []
     start_epoch, elapsed = 0, 0.0
     if resume:
-        start_epoch, history, elapsed = _load_resume_state(out, cfg, model, optimizer, shuffle_gen)
+        start_epoch, history, elapsed = _load_resume_state(out, cfg, model, train_step.optimizer, shuffle_gen)
         if start_epoch >= cfg.epochs:
             raise TrainingError(f"{out} already has {start_epoch} epochs; ask for more with --epochs")
 
@@ -135,7 +111,7 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
         batches = shuffled_batches(len(x_train), cfg.batch_size, shuffle_gen)
         bar = _bar(batches, steps, f"epoch {epoch}/{cfg.epochs}") if show_bar else batches
         for step, idx in enumerate(bar, 1):
-            value = train_step(model, head, optimizer, x_train[idx.to(device)])
+            value = train_step(x_train.index_select(0, idx.to(device)))
             if not math.isfinite(value):
                 raise TrainingError(_diverged(f"loss became {value} at epoch {epoch}, step {step}", epoch, cfg, out))
             total += value
@@ -164,7 +140,7 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
             save_checkpoint(out, model, meta)
         except CheckpointError as err:
             raise TrainingError(f"{err}; the previous checkpoint is intact") from None
-        _save_resume_state(out, epoch, history, elapsed, model, optimizer, shuffle_gen)
+        _save_resume_state(out, epoch, history, elapsed, model, train_step.optimizer, shuffle_gen)
         if progress:
             progress(Progress(epoch, cfg.epochs, steps, steps, total / seen, metrics.neg_elbo, history))
     model.eval().requires_grad_(False)

@@ -1,0 +1,99 @@
+"""The hand-written training step (vae.step) against autograd and torch.optim.Adam on the nn.Module."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from vae.heads import HEADS
+from vae.model import VAE, VAEConfig, kl_to_standard_normal
+from vae.step import TrainStep
+
+CONFIG = VAEConfig(latent=5, hidden=32)
+
+
+def twin_models(seed: int = 0) -> tuple[VAE, VAE]:
+    torch.manual_seed(seed)
+    reference = VAE(CONFIG)
+    model = VAE(CONFIG)
+    model.load_state_dict(reference.state_dict())
+    return reference, model
+
+
+def images(n: int = 64, seed: int = 1) -> torch.Tensor:
+    # Mostly 0 and 1 like MNIST, with grey values between.
+    x = torch.rand(n, CONFIG.input_dim, generator=torch.Generator().manual_seed(seed))
+    return torch.where(x < 0.6, 0.0, torch.where(x > 0.8, 1.0, x))
+
+
+def autograd_loss(model: VAE, head, x: torch.Tensor) -> torch.Tensor:
+    pre, mu, logvar = model(x)
+    return head.nll(pre, x).sum() + kl_to_standard_normal(mu, logvar).sum()
+
+
+@pytest.mark.parametrize("head", HEADS.values(), ids=list(HEADS))
+def test_one_step_has_the_loss_and_every_gradient_autograd_gives(head):
+    reference, model = twin_models()
+    step = TrainStep(model, head, lr=1e-3)
+    x = images()
+    torch.manual_seed(7)  # the same draw of eps for both
+    expected = autograd_loss(reference, head, x)
+    expected.backward()
+    torch.manual_seed(7)
+    loss, saved = step.forward(x)
+    step.backward(saved)
+    assert loss == pytest.approx(expected.item(), rel=1e-6)
+    for name, param in reference.named_parameters():
+        scale = param.grad.abs().max().item()
+        torch.testing.assert_close(step.g[name], param.grad, rtol=1e-4, atol=1e-4 * scale, msg=name)
+
+
+@pytest.mark.parametrize("head", ["sigmoid", "raw"])
+def test_a_run_of_steps_follows_torch_adam_on_the_module(head):
+    reference, model = twin_models()
+    optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3)
+    step = TrainStep(model, HEADS[head], lr=1e-3)
+    for i in range(20):
+        x = images(seed=i)
+        torch.manual_seed(100 + i)
+        optimizer.zero_grad()
+        expected = autograd_loss(reference, HEADS[head], x)
+        expected.backward()
+        optimizer.step()
+        torch.manual_seed(100 + i)
+        assert step(x) == pytest.approx(expected.item(), rel=1e-4)
+    # The module shows the trained weights (its parameters view the step's flat buffer).
+    for (name, trained), (_, ref) in zip(model.named_parameters(), reference.named_parameters()):
+        assert not torch.equal(trained, twin_models()[0].state_dict()[name]), name
+        torch.testing.assert_close(trained, ref, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_weights_loaded_into_the_module_are_the_ones_the_step_trains():
+    # What --resume relies on: load_state_dict writes through to the flat buffer.
+    source, model = twin_models(seed=3)
+    step = TrainStep(model, HEADS["sigmoid"], lr=1e-3)
+    other = VAE(CONFIG)
+    model.load_state_dict(other.state_dict())
+    for name, param in other.named_parameters():
+        assert torch.equal(step.w[name], param.detach()), name
+
+
+def test_a_non_finite_loss_is_returned_and_leaves_the_weights_untouched():
+    _, model = twin_models()
+    step = TrainStep(model, HEADS["sigmoid"], lr=1e-3)
+    before = step.flat.detach().clone()
+    x = images()
+    x[3, 5] = float("nan")
+    assert math.isnan(step(x))
+    assert torch.equal(step.flat.detach(), before)
+    assert math.isfinite(step(images()))
+    assert not torch.equal(step.flat.detach(), before)
+
+
+def test_a_model_with_other_parameters_is_refused():
+    model = VAE(CONFIG)
+    model.extra = torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="fc1.weight"):
+        TrainStep(model, HEADS["sigmoid"], lr=1e-3)

@@ -1,0 +1,127 @@
+"""One training step of the MLP VAE, its backward pass written out by hand.
+
+Why not ``loss.backward()``: at batch 128 on a CPU the GEMMs are about half of an
+autograd step; the rest was autograd's graph and per-step buffers, fresh gradient
+tensors and a Python optimizer loop over ten parameters (bench/RESULTS.md, training).
+Here all weights live in one flat buffer that the model's parameters view, the
+gradient GEMMs write straight into a matching flat gradient buffer, ``fc21`` and
+``fc22`` run as one product, and one fused Adam updates the whole buffer in a pass.
+
+The likelihood is still the head's own: autograd differentiates ``head.nll`` with
+respect to the decoder's output alone, so every head trains on exactly the loss
+defined in :mod:`vae.heads`. The rest is the chain rule through the network of
+:class:`vae.model.VAE` (Kingma & Welling 2014, Appendix B for the KL term); the tests
+hold every gradient and a run of steps to autograd through the ``nn.Module``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+
+from .heads import Head
+from .model import VAE, kl_to_standard_normal
+
+# Flat-buffer order: fc21 and fc22 adjacent (weights, then biases) so that together
+# they are one (2 * latent) x hidden layer, i.e. one GEMM each way.
+_LAYOUT = ("fc1.weight", "fc1.bias", "fc21.weight", "fc22.weight", "fc21.bias", "fc22.bias",
+           "fc3.weight", "fc3.bias", "fc4.weight", "fc4.bias")
+
+
+class _Saved(NamedTuple):
+    """The forward pass's tensors that the backward pass reads."""
+
+    x: torch.Tensor
+    h1: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor
+    std: torch.Tensor
+    eps: torch.Tensor
+    z: torch.Tensor
+    h3: torch.Tensor
+    pre: torch.Tensor
+    nll: torch.Tensor
+
+
+class TrainStep:
+    """Adam steps on ``model`` with ``head``'s likelihood; call it with a batch of flattened images.
+
+    The model's parameters are re-homed into one flat buffer (their values kept), so the
+    model always shows the trained weights: save it, evaluate it, ``load_state_dict`` into it.
+    """
+
+    def __init__(self, model: VAE, head: Head, lr: float) -> None:
+        self.model, self.head = model, head
+        params = dict(model.named_parameters())
+        if sorted(params) != sorted(_LAYOUT):
+            raise ValueError(f"TrainStep needs exactly the parameters {', '.join(_LAYOUT)}")
+        first = params["fc1.weight"]
+        sizes = [params[k].numel() for k in _LAYOUT]
+        self.flat = torch.nn.Parameter(torch.empty(sum(sizes), dtype=first.dtype, device=first.device))
+        self.flat.grad = torch.zeros_like(self.flat)
+        w, g = self.flat.detach(), self.flat.grad
+        self.w: dict[str, torch.Tensor] = {}  # weights, as views of the flat buffer
+        self.g: dict[str, torch.Tensor] = {}  # their gradients, as views of the flat gradient
+        offsets = {}
+        start = 0
+        for name, size in zip(_LAYOUT, sizes):
+            param = params[name]
+            offsets[name] = start
+            self.w[name] = w[start:start + size].view_as(param)
+            self.g[name] = g[start:start + size].view_as(param)
+            self.w[name].copy_(param.detach())
+            param.data = self.w[name]  # the module now reads and shows the flat buffer
+            start += size
+        z2, hidden = 2 * model.config.latent, model.config.hidden
+        w2, b2 = offsets["fc21.weight"], offsets["fc21.bias"]
+        self.w["fc2.weight"], self.g["fc2.weight"] = (t[w2:w2 + z2 * hidden].view(z2, hidden) for t in (w, g))
+        self.w["fc2.bias"], self.g["fc2.bias"] = (t[b2:b2 + z2] for t in (w, g))
+        self.optimizer = torch.optim.Adam([self.flat], lr=lr, fused=True)
+
+    def __call__(self, x: torch.Tensor) -> float:
+        """One step on the batch ``x`` (n x 784); returns its summed negative ELBO in nats.
+
+        A non-finite loss is returned without touching the weights, so the caller can stop
+        with the model as it was after the last good step.
+        """
+        loss, saved = self.forward(x)
+        if math.isfinite(loss):
+            self.backward(saved)
+            self.optimizer.step()
+        return loss
+
+    def forward(self, x: torch.Tensor) -> tuple[float, _Saved]:
+        """The batch's summed negative ELBO and what :meth:`backward` needs (VAE.forward's ops and random draw)."""
+        w, latent = self.w, self.model.config.latent
+        h1 = torch.addmm(w["fc1.bias"], x, w["fc1.weight"].t()).relu_()
+        stats = torch.addmm(w["fc2.bias"], h1, w["fc2.weight"].t())
+        mu, logvar = stats[:, :latent], stats[:, latent:]
+        std = torch.exp(0.5 * logvar)
+        eps = torch.randn_like(std)
+        z = mu + std * eps
+        h3 = torch.addmm(w["fc3.bias"], z, w["fc3.weight"].t()).relu_()
+        pre = torch.addmm(w["fc4.bias"], h3, w["fc4.weight"].t()).requires_grad_()
+        nll = self.head.nll(pre, x).sum()
+        loss = (nll.detach() + kl_to_standard_normal(mu, logvar).sum()).item()
+        return loss, _Saved(x, h1, mu, logvar, std, eps, z, h3, pre, nll)
+
+    def backward(self, s: _Saved) -> None:
+        """Write the gradient of the loss into the flat gradient buffer."""
+        w, g = self.w, self.g
+        # d(nll)/d(pre) from the head's own loss; the rest by the chain rule.
+        (d_pre,) = torch.autograd.grad(s.nll, s.pre)
+        torch.mm(d_pre.t(), s.h3, out=g["fc4.weight"])
+        torch.sum(d_pre, 0, out=g["fc4.bias"])
+        d_h3 = torch.ops.aten.threshold_backward(d_pre.mm(w["fc4.weight"]), s.h3, 0)
+        torch.mm(d_h3.t(), s.z, out=g["fc3.weight"])
+        torch.sum(d_h3, 0, out=g["fc3.bias"])
+        d_z = d_h3.mm(w["fc3.weight"])
+        # z = mu + exp(logvar / 2) * eps; KL = -1/2 sum(1 + logvar - mu^2 - exp(logvar)).
+        d_stats = torch.cat([d_z + s.mu, 0.5 * (d_z * s.eps * s.std + s.logvar.exp() - 1)], dim=1)
+        torch.mm(d_stats.t(), s.h1, out=g["fc2.weight"])
+        torch.sum(d_stats, 0, out=g["fc2.bias"])
+        d_h1 = torch.ops.aten.threshold_backward(d_stats.mm(w["fc2.weight"]), s.h1, 0)
+        torch.mm(d_h1.t(), s.x, out=g["fc1.weight"])
+        torch.sum(d_h1, 0, out=g["fc1.bias"])
