@@ -12,20 +12,22 @@ from vae.model import VAE, VAEConfig, kl_to_standard_normal
 from vae.step import TrainStep
 
 CONFIG = VAEConfig(latent=5, hidden=32)
+# The step is plain torch ops: it runs wherever train() does (CUDA checked where a GPU is present).
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-def twin_models(seed: int = 0) -> tuple[VAE, VAE]:
+def twin_models(seed: int = 0, device: str = "cpu") -> tuple[VAE, VAE]:
     torch.manual_seed(seed)
     reference = VAE(CONFIG)
     model = VAE(CONFIG)
     model.load_state_dict(reference.state_dict())
-    return reference, model
+    return reference.to(device), model.to(device)
 
 
-def images(n: int = 64, seed: int = 1) -> torch.Tensor:
+def images(n: int = 64, seed: int = 1, device: str = "cpu") -> torch.Tensor:
     # Mostly 0 and 1 like MNIST, with grey values between.
     x = torch.rand(n, CONFIG.input_dim, generator=torch.Generator().manual_seed(seed))
-    return torch.where(x < 0.6, 0.0, torch.where(x > 0.8, 1.0, x))
+    return torch.where(x < 0.6, 0.0, torch.where(x > 0.8, 1.0, x)).to(device)
 
 
 def autograd_loss(model: VAE, head, x: torch.Tensor) -> torch.Tensor:
@@ -33,11 +35,12 @@ def autograd_loss(model: VAE, head, x: torch.Tensor) -> torch.Tensor:
     return head.nll(pre, x).sum() + kl_to_standard_normal(mu, logvar).sum()
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("head", HEADS.values(), ids=list(HEADS))
-def test_one_step_has_the_loss_and_every_gradient_autograd_gives(head):
-    reference, model = twin_models()
+def test_one_step_has_the_loss_and_every_gradient_autograd_gives(head, device):
+    reference, model = twin_models(device=device)
     step = TrainStep(model, head, lr=1e-3)
-    x = images()
+    x = images(device=device)
     torch.manual_seed(7)  # the same draw of eps for both
     expected = autograd_loss(reference, head, x)
     expected.backward()
@@ -50,13 +53,15 @@ def test_one_step_has_the_loss_and_every_gradient_autograd_gives(head):
         torch.testing.assert_close(step.g[name], param.grad, rtol=1e-4, atol=1e-4 * scale, msg=name)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("head", ["sigmoid", "raw"])
-def test_a_run_of_steps_follows_torch_adam_on_the_module(head):
-    reference, model = twin_models()
+def test_a_run_of_steps_follows_torch_adam_on_the_module(head, device):
+    reference, model = twin_models(device=device)
+    initial = twin_models()[0].state_dict()
     optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3)
     step = TrainStep(model, HEADS[head], lr=1e-3)
     for i in range(20):
-        x = images(seed=i)
+        x = images(seed=i, device=device)
         torch.manual_seed(100 + i)
         optimizer.zero_grad()
         expected = autograd_loss(reference, HEADS[head], x)
@@ -66,7 +71,7 @@ def test_a_run_of_steps_follows_torch_adam_on_the_module(head):
         assert step(x) == pytest.approx(expected.item(), rel=1e-4)
     # The module shows the trained weights (its parameters view the step's flat buffer).
     for (name, trained), (_, ref) in zip(model.named_parameters(), reference.named_parameters()):
-        assert not torch.equal(trained, twin_models()[0].state_dict()[name]), name
+        assert not torch.equal(trained.cpu(), initial[name]), name
         torch.testing.assert_close(trained, ref, rtol=1e-4, atol=1e-5, msg=name)
 
 
