@@ -8,6 +8,7 @@ torch is not imported until something needs it (the explorer serves images witho
 * :mod:`vae.heads`        - output heads: activation + likelihood, the one registry
 * :mod:`vae.data`         - whole-array datasets and the shipped sample
 * :mod:`vae.train`        - training loop and CLI
+* :mod:`vae.step`         - one training step, backward pass written out by hand (speed)
 * :mod:`vae.evaluate`     - test-set metrics
 * :mod:`vae.checkpoints`  - safe checkpoint I/O and CLI
 """
