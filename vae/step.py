@@ -1,7 +1,7 @@
 """One training step of the MLP VAE, its backward pass written out by hand.
 
-Why not ``loss.backward()``: at batch 128 on a CPU the GEMMs are about half of an
-autograd step; the rest was autograd's graph and per-step buffers, fresh gradient
+Why not ``loss.backward()``: at batch 128 on a CPU the GEMMs were 57% of an autograd
+step; the rest was autograd's graph and per-step buffers, fresh gradient
 tensors and a Python optimizer loop over ten parameters (bench/RESULTS.md, training).
 Here all weights live in one flat buffer that the model's parameters view, the
 gradient GEMMs write straight into a matching flat gradient buffer, ``fc21`` and
@@ -114,6 +114,7 @@ class TrainStep:
         (d_pre,) = torch.autograd.grad(s.nll, s.pre)
         torch.mm(d_pre.t(), s.h3, out=g["fc4.weight"])
         torch.sum(d_pre, 0, out=g["fc4.bias"])
+        # ReLU's backward: the gradient where the unit was active (output > 0 iff input > 0).
         d_h3 = torch.ops.aten.threshold_backward(d_pre.mm(w["fc4.weight"]), s.h3, 0)
         torch.mm(d_h3.t(), s.z, out=g["fc3.weight"])
         torch.sum(d_h3, 0, out=g["fc3.bias"])
