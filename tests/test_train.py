@@ -82,6 +82,21 @@ def test_resume_past_the_requested_epochs_is_a_training_error(tmp_path, small_sp
         train(tiny_cfg, out, *small_splits, resume=True, device="cpu")
 
 
+def test_resume_state_of_another_optimizer_layout_is_one_error_line_and_changes_nothing(tmp_path, small_splits, tiny_cfg):
+    # Resume files of earlier versions hold one Adam state per parameter; TrainStep has one flat one.
+    out = tmp_path / "old.safetensors"
+    train(tiny_cfg, out, *small_splits, device="cpu")
+    state = torch.load(resume_path(out), weights_only=True)
+    model = VAE(VAEConfig(latent=tiny_cfg.latent, hidden=tiny_cfg.hidden))
+    state["optimizer"] = torch.optim.Adam(model.parameters()).state_dict()
+    torch.save(state, resume_path(out))
+    before = (out.read_bytes(), resume_path(out).read_bytes())
+    with pytest.raises(TrainingError, match="this version of vae.train") as info:
+        train(dataclasses.replace(tiny_cfg, epochs=2), out, *small_splits, resume=True, device="cpu")
+    assert "\n" not in str(info.value)
+    assert (out.read_bytes(), resume_path(out).read_bytes()) == before
+
+
 def test_divergence_stops_with_a_training_error_and_keeps_the_last_good_checkpoint(tmp_path, small_splits):
     # The raw head has no squashing output: with a huge learning rate it blows up within a
     # few epochs. One step per epoch (the whole split is one batch), so the first epochs

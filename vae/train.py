@@ -187,7 +187,7 @@ def _load_resume_state(out: Path, cfg: TrainConfig, model: VAE, optimizer: torch
         return int(state["epoch"]), list(state["history"]), float(state["elapsed"])
     except Exception as err:
         raise TrainingError(f"cannot resume from {path}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
-                            f"(was it written with the same --head/--latent/--hidden?)") from None
+                            f"(was it written by this version of vae.train, with the same --head/--latent/--hidden?)") from None
 
 
 def main(argv: list[str] | None = None) -> int:
