@@ -5,7 +5,8 @@
 Classic = pytorch/examples vae/main.py: DataLoader(MNIST(transform=ToTensor()), batch_size=128,
 shuffle=True) feeding the same model, BCE+KL loss and torch.optim.Adam(lr=1e-3) with its defaults.
 Ours = vae.train's loop: the split as one float tensor, batches gathered by index, and
-vae.step.TrainStep (hand-written backward into one flat gradient buffer, one fused Adam). Both run the same number of steps at the same batch size, alternated A/B per round.
+vae.step.TrainStep (hand-written backward into one flat gradient buffer, one fused Adam).
+Both run the same number of steps at the same batch size, alternated A/B per round.
 Also measured: the machine's matmul limit, i.e. the time of exactly the GEMMs one training step
 performs (3.28 MFLOP per sample forward + backward), as samples/s.
 """

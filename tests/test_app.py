@@ -273,19 +273,20 @@ def test_import_page_imports_a_classic_state_dict_and_makes_it_selectable(isolat
     assert "user/classic_vae" in left.options
 
 
+def server_config() -> dict:
+    """The repo's .streamlit/config.toml, which `make run` starts the server with."""
+    import tomllib
+
+    return tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+
+
 def test_the_server_skips_streamlits_full_gc_after_every_rerun():
     # With torch loaded, gc.collect(2) after each script run took 150-230 ms and held back every
     # slider move's reply (bench/RESULTS.md, section 3); Python's generational GC still runs.
-    import tomllib
-
-    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
-    assert config["runner"]["postScriptGC"] is False
+    assert server_config()["runner"]["postScriptGC"] is False
 
 
 def test_the_server_does_not_watch_the_venv_with_inotify():
     # The inotify watcher recursively watches the repo folder, .venv included: overflow warnings
     # and a slower start (bench/RESULTS.md, section 4). Polling watches only the app's modules.
-    import tomllib
-
-    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
-    assert config["server"]["fileWatcherType"] == "poll"
+    assert server_config()["server"]["fileWatcherType"] == "poll"
