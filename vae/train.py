@@ -16,9 +16,9 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -33,7 +33,15 @@ from .step import TrainStep
 
 
 class TrainingError(RuntimeError):
-    """Training cannot go on; the message is one line (the last good checkpoint is kept)."""
+    """Training cannot go on; the message is one line (the last good checkpoint is kept).
+
+    ``diverged_at`` is ``(epoch, step)`` when the reason is a non-finite loss or model, so that
+    callers (the sweep) can record a diverged run as a result rather than only a failure.
+    """
+
+    def __init__(self, message: str, diverged_at: tuple[int, int] | None = None) -> None:
+        super().__init__(message)
+        self.diverged_at = diverged_at
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,7 @@ class Progress:
     train_loss: float           # running mean over the epoch so far, nats per image
     test_loss: float | None = None  # set at the end of an epoch
     history: list[dict] = field(default_factory=list)
+    metrics: dict | None = None     # the epoch's test metrics (vae.evaluate.Metrics.to_dict), at its end
 
 
 def resume_path(out: str | Path) -> Path:
@@ -79,12 +88,15 @@ def resume_path(out: str | Path) -> Path:
 
 def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Split,
           resume: bool = False, device: str | None = None,
-          progress: Callable[[Progress], None] | None = None, show_bar: bool = False) -> Checkpoint:
+          progress: Callable[[Progress], None] | None = None, show_bar: bool = False,
+          on_step: Callable[[int, int, float, torch.Tensor], None] | None = None) -> Checkpoint:
     """Train per ``cfg``, saving ``out`` (and its resume state) after every finished epoch.
 
     With ``resume``, continue from ``out``'s resume state up to ``cfg.epochs``; the result
     is identical to an uninterrupted run with the same seed. A non-finite loss stops the
     run with :class:`TrainingError` and leaves the last saved epoch untouched.
+    ``on_step(epoch, step, loss, grad)`` is called after every step with its summed loss and
+    the flat gradient buffer it wrote (stale when the loss is non-finite: that step is skipped).
     """
     out = Path(out)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -112,8 +124,11 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
         bar = _bar(batches, steps, f"epoch {epoch}/{cfg.epochs}") if show_bar else batches
         for step, idx in enumerate(bar, 1):
             value = train_step(x_train.index_select(0, idx.to(device)))
+            if on_step:
+                on_step(epoch, step, value, train_step.flat.grad)
             if not math.isfinite(value):
-                raise TrainingError(_diverged(f"loss became {value} at epoch {epoch}, step {step}", epoch, cfg, out))
+                raise TrainingError(_diverged(f"loss became {value} at epoch {epoch}, step {step}", epoch, cfg, out),
+                                    diverged_at=(epoch, step))
             total += value
             seen += len(idx)
             if show_bar and step % 50 == 0:
@@ -125,7 +140,8 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
         # The last step of an epoch is not followed by a loss check: never save what it broke.
         if not all(math.isfinite(v) for v in metrics.to_dict().values() if isinstance(v, float)) or not math.isfinite(total):
             raise TrainingError(_diverged(f"the model became non-finite during epoch {epoch} (test loss "
-                                          f"{metrics.neg_elbo}, train loss {total / seen})", epoch, cfg, out))
+                                          f"{metrics.neg_elbo}, train loss {total / seen})", epoch, cfg, out),
+                                diverged_at=(epoch, steps))
         history.append({"epoch": epoch, "train_loss": total / seen, "test_loss": metrics.neg_elbo,
                         "seconds": round(elapsed, 3)})
         print(f"====> epoch {epoch}: train loss {total / seen:.4f}, test loss {metrics.neg_elbo:.4f} "
@@ -142,7 +158,8 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
             raise TrainingError(f"{err}; the previous checkpoint is intact") from None
         _save_resume_state(out, epoch, history, elapsed, model, train_step.optimizer, shuffle_gen)
         if progress:
-            progress(Progress(epoch, cfg.epochs, steps, steps, total / seen, metrics.neg_elbo, history))
+            progress(Progress(epoch, cfg.epochs, steps, steps, total / seen, metrics.neg_elbo, history,
+                              metrics.to_dict()))
     model.eval().requires_grad_(False)
     return Checkpoint.from_model(model.cpu(), head, meta, out)
 
