@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test test-fast browser checkpoints screenshots clean
+.PHONY: run test test-fast lint browser checkpoints screenshots clean
 
 # The app's venv: runtime packages only.
 $(VENV)/.runtime: requirements.txt
@@ -28,11 +28,16 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: $(VENV)/.dev browser
+# Lint (ruff) and types (mypy) first: configured in pyproject.toml.
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: lint browser
 	$(PY) -m pytest
 
 # Everything but the real-browser tests.
-test-fast: $(VENV)/.dev
+test-fast: lint
 	$(PY) -m pytest -m "not browser"
 
 # Retrain the shipped checkpoints: make checkpoints MNIST_ROOT=../shared/data FASHION_ROOT=data

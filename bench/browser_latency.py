@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
 from common import ROOT, latency_lines, machine
-
-import sys
 
 sys.path.insert(0, str(ROOT / "tests"))
 from browser_helpers import IDLE, PANEL_CHART, PANEL_SLIDER, browser, streamlit_server, wait_idle  # noqa: E402
@@ -29,16 +28,16 @@ from browser_helpers import IDLE, PANEL_CHART, PANEL_SLIDER, browser, streamlit_
 SLIDER_WIDGETS = "[data-testid='stSlider'], .z-slider"
 SLIDER_INPUTS = f"[data-testid='stSlider'] input[type='range'], {PANEL_SLIDER}"
 
-OBSERVE = """() => {
-  const SLIDER_WIDGETS = "%s";
+OBSERVE = f"""() => {{
+  const SLIDER_WIDGETS = "{SLIDER_WIDGETS}";
   window.__last = 0;
-  new MutationObserver((records) => {
-    for (const r of records) {
+  new MutationObserver((records) => {{
+    for (const r of records) {{
       const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
-      if (!el || !el.closest(SLIDER_WIDGETS)) { window.__last = performance.now(); return; }
-    }
-  }).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
-}""" % SLIDER_WIDGETS
+      if (!el || !el.closest(SLIDER_WIDGETS)) {{ window.__last = performance.now(); return; }}
+    }}
+  }}).observe(document.body, {{subtree: true, childList: true, attributes: true, characterData: true}});
+}}"""
 
 SETTLED = """([quiet, idle]) => window.__last > window.__t0
   && performance.now() - window.__last > quiet && document.querySelector(idle) !== null"""

@@ -17,9 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import machine, summary
-
 import torch
+from common import machine, summary
 
 from vae.checkpoints import load_checkpoint
 from vae.data import Split, load_sample, shuffled_batches

@@ -10,7 +10,7 @@ opens ``/?z=...&view=sigmoid`` with its own random z, then presses ArrowRight/Ar
 latent slider, one key at a time, waiting each time until the image has changed and the app is
 idle (that interval is the move's latency). At the end it reads z back from the page's URL,
 fetches the image the page shows and compares its pixels with
-``as_image(decode(checkpoint, z).pixels)`` computed here. Bounded: at most 64 sessions and 500
+``as_image(decode_point(checkpoint, z).pixels)`` computed here. Bounded: at most 64 sessions and 500
 moves each, one overall deadline (--timeout) after which everything is stopped and reported.
 
 Prints p50/p95/max latency per move, counts of wrong images, app exceptions and failed moves,
@@ -38,13 +38,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from browser_helpers import (  # noqa: E402
-    CHROMIUM_ARGS, IDLE, PANEL_CHART, PANEL_IMAGE, PANEL_SLIDER, chromium_path, streamlit_server,
+    CHROMIUM_ARGS,
+    IDLE,
+    PANEL_CHART,
+    PANEL_IMAGE,
+    PANEL_SLIDER,
+    chromium_path,
+    streamlit_server,
 )
 from common import percentile  # noqa: E402
+
+from services.decoding import decode_point  # noqa: E402
+from services.display import as_image  # noqa: E402
 from ui.state import Z_LIMIT, Z_STEP, format_z, parse_z  # noqa: E402
 from vae.checkpoints import load_checkpoint  # noqa: E402
-from vae.display import as_image  # noqa: E402
-from vae.explore import decode  # noqa: E402
 
 CHECKPOINT = "mnist-sigmoid-z20"  # what the explorer shows for view=sigmoid with the shipped files
 LATENT = 20
@@ -114,7 +121,7 @@ async def run_session(browser, url: str, s: Session, moves: int, ckpt, move_time
 
         pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
         # the page may send the digit at 28x28 (scaled by CSS) or enlarged; compare at its own scale
-        expected = as_image(decode(ckpt, shown_z).pixels, "clip", scale=max(1, pixels.shape[0] // 28))
+        expected = as_image(decode_point(ckpt, shown_z).pixels, "clip", scale=max(1, pixels.shape[0] // 28))
         # ... and that z must be the one this session's own key presses lead to.
         s.image_ok = bool(np.allclose(shown_z, z) and pixels.shape == expected.shape and np.array_equal(pixels, expected))
         if not s.image_ok:

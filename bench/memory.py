@@ -82,7 +82,7 @@ def main() -> None:
     weights = sum(p.stat().st_size for p in (ROOT / "checkpoints").glob("*.safetensors")) / 2**20
     base = rss_after("import streamlit")
     with_torch = rss_after("import streamlit, torch")
-    serving = rss_after("import streamlit, plotly.graph_objects, vae.catalog, vae.explore, ui.figures")
+    serving = rss_after("import streamlit, plotly.graph_objects, services.catalog, services.decoding, ui.figures")
     print(f"machine: {machine()}")
     print(f"explorer session (every checkpoint loaded, 10 slider moves): peak RSS {explorer_peak:.0f} MB, "
           f"torch {'loaded' if explorer_torch else 'not loaded'}")

@@ -24,7 +24,6 @@ import statistics
 import time
 
 from common import ROOT, latency_lines, machine, percentile
-
 from streamlit.testing.v1 import AppTest
 
 from ui.state import Z_KEY

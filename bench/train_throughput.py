@@ -17,10 +17,9 @@ import argparse
 import statistics
 import time
 
-from common import SHARED_DATA, machine, summary
-
 import torch
 import torch.nn.functional as F
+from common import SHARED_DATA, machine, summary
 
 from vae.data import DatasetError, load_sample, load_split, shuffled_batches
 from vae.heads import get_head

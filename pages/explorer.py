@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from services.decoding import decode_point, encode_mean
+from services.display import DISPLAY_MODES
+from services.latent_geometry import chi2_quantile
 from ui import latent_panel, loaders, state
 from vae.data import LABEL_NAMES
-from vae.display import DISPLAY_MODES
-from vae.explore import chi2_quantile, decode, encode_mean
 
 VIEWS = {"sigmoid": "Sigmoid decoder", "raw": "Raw decoder", "both": "Side by side"}
 
@@ -70,7 +71,7 @@ def latent_view(dataset: str, left: str, right: str, view: str, mode: str) -> No
     columns = []
     for name in shown:
         ckpt = loaders.checkpoint(name)
-        columns.append(latent_panel.column(name, ckpt.head, decode(ckpt, z), mode, data_fraction,
+        columns.append(latent_panel.column(name, ckpt.head, decode_point(ckpt, z), mode, data_fraction,
                                            show_logits=len(shown) == 1))
     latent_panel.show(z, columns, warning,
                       query=state.view_query(z, dataset=dataset, left=left, right=right, view=view, display=mode))

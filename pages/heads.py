@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from services.decoding import decode_point
+from services.display import as_image, out_of_range_overlay
 from ui import figures, loaders, state
-from vae.display import as_image, out_of_range_overlay
-from vae.explore import decode
 
 
 def metrics_table(models: dict) -> pd.DataFrame:
@@ -45,7 +45,7 @@ def main() -> None:
         z = np.random.default_rng().standard_normal(latent).clip(-state.Z_LIMIT, state.Z_LIMIT)
         state.set_z(z)
 
-    outputs = {name: decode(ckpt, z) for name, ckpt in models.items()}
+    outputs = {name: decode_point(ckpt, z) for name, ckpt in models.items()}
     for col, (name, out) in zip(st.columns(len(outputs)), outputs.items()):
         head = models[name].head
         col.image(as_image(out.pixels) if head.bounded else out_of_range_overlay(out.pixels), width=150, output_format="PNG",

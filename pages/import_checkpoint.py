@@ -6,10 +6,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from services.catalog import USER_PREFIX, checkpoint_name
 from ui import loaders
-from vae.catalog import USER_PREFIX, checkpoint_name
 from vae.checkpoints import MAX_CHECKPOINT_BYTES, CheckpointError, import_checkpoint, load_checkpoint_bytes, summary
 from vae.data import DATASETS
+from vae.evaluate import evaluate_on_sample
 from vae.heads import HEADS
 from vae.paths import USER_CHECKPOINT_DIR
 
@@ -40,7 +41,7 @@ def main() -> None:
             if USER_PREFIX + stem in loaders.catalog().checkpoints:
                 raise ValueError(f"a checkpoint named {stem!r} already exists; choose another name")
             saved = import_checkpoint(ckpt, USER_CHECKPOINT_DIR / f"{stem}.safetensors",
-                                      source=f"uploaded as {upload.name}")
+                                      source=f"uploaded as {upload.name}", metrics=evaluate_on_sample(ckpt))
         except (CheckpointError, ValueError) as err:
             st.error(str(err))
         else:

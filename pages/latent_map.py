@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from services.decoding import decode_points, encode_mean
+from services.display import DISPLAY_MODES, as_image, gif_bytes, out_of_range_overlay, png_bytes, tile
+from services.latent_geometry import grid_points, interpolate
 from ui import figures, loaders
 from vae.data import LABEL_NAMES
-from vae.display import DISPLAY_MODES, as_image, gif_bytes, out_of_range_overlay, png_bytes, tile
-from vae.explore import decode_many, encode_mean, grid_points, interpolate
 
 
 def render(pixels: np.ndarray, bounded: bool, mode: str, scale: int) -> np.ndarray:
@@ -25,7 +26,7 @@ def manifold(names: list[str], mode: str) -> None:
     points = grid_points(n, span)
     for col, name in zip(st.columns(len(names)), names):
         ckpt = loaders.checkpoint(name)
-        outs = decode_many(ckpt, points)
+        outs = decode_points(ckpt, points)
         pixels = np.stack([o.pixels for o in outs])
         frames = np.stack([render(p, ckpt.head.bounded, mode, 1) for p in pixels])
         outside = float(((pixels < 0) | (pixels > 1)).mean())
@@ -50,7 +51,7 @@ def scatter_and_click(names: list[str], mode: str) -> None:
     z = np.asarray([point], dtype=np.float32)
     for col, name in zip(st.columns(len(names) + 1)[1:], names):
         ckpt = loaders.checkpoint(name)
-        out = decode_many(ckpt, z)[0]
+        out = decode_points(ckpt, z)[0]
         col.image(render(out.pixels, ckpt.head.bounded, mode, 6), width=168, output_format="PNG",
                   caption=f"{ckpt.head.name} at z = ({point[0]:.2f}, {point[1]:.2f}): {out.below} < 0, {out.above} > 1")
 
@@ -69,7 +70,7 @@ def interpolation(dataset: str, mode: str) -> None:
     images = loaders.sample_floats(dataset)[[a, b]]
     for ckpt in models:
         z_a, z_b = encode_mean(ckpt, images)  # each model interpolates in its own latent space
-        outs = decode_many(ckpt, interpolate(z_a, z_b, steps))
+        outs = decode_points(ckpt, interpolate(z_a, z_b, steps))
         frames = [render(o.pixels, ckpt.head.bounded, mode, 4) for o in outs]
         strip = tile(np.stack(frames), 1, steps, pad=4)
         n_out = sum(o.below + o.above for o in outs)

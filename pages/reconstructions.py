@@ -6,16 +6,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from services.decoding import reconstruct_pixels
+from services.display import as_image, out_of_range_overlay
+from services.scoring import reconstruct
 from ui import digits, figures, loaders
-from vae.display import as_image, out_of_range_overlay
-from vae.explore import reconstruct, reconstruct_all
 
 
 @st.cache_data(show_spinner="Reconstructing the sample with every head ...", max_entries=16)
 def sample_outputs(name: str) -> np.ndarray:
     """All output values of checkpoint ``name`` on its dataset's sample (cached per server)."""
     ckpt = loaders.checkpoint(name)
-    return reconstruct_all(ckpt, loaders.sample_floats(ckpt.dataset))
+    return reconstruct_pixels(ckpt, loaders.sample_floats(ckpt.dataset))
 
 
 def main() -> None:
@@ -38,7 +39,7 @@ def main() -> None:
     results = {name: reconstruct(ckpt, x) for name, ckpt in models.items()}
     cols = st.columns(len(results) + 1)
     cols[0].image(as_image(x.ravel()), caption=f"input: {where}", width=140, output_format="PNG")
-    for col, (name, (out, scores)) in zip(cols[1:], results.items()):
+    for col, (name, (out, _scores)) in zip(cols[1:], results.items()):
         head = models[name].head
         image = as_image(out.pixels) if head.bounded else out_of_range_overlay(out.pixels)
         col.image(image, width=140, output_format="PNG", caption=f"{head.name}" + ("" if head.bounded else " (blue < 0, red > 1)"))

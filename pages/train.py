@@ -8,11 +8,11 @@ import uuid
 import pandas as pd
 import streamlit as st
 
+from services.catalog import checkpoint_name
+from services.jobs import Busy
 from ui import loaders
-from vae.catalog import checkpoint_name
 from vae.data import DATASETS, raw_dir
 from vae.heads import HEADS
-from vae.jobs import Busy
 from vae.paths import DEFAULT_DATA_DIR, USER_CHECKPOINT_DIR
 from vae.train import TrainConfig
 

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoints import Checkpoint, discover
-from .heads import HEADS
-from . import paths
+from vae import paths
+from vae.checkpoints import Checkpoint, discover
+from vae.heads import HEADS
 
 USER_PREFIX = "user/"
 

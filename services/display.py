@@ -18,7 +18,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from .architecture import IMAGE_SIDE
+from vae.architecture import IMAGE_SIDE
 
 # Fixed histogram bins for output pixel values, wide enough for raw decoders: the app's figures
 # and the histograms stored in checkpoints (vae.evaluate) use the same ones, so they line up.

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .checkpoints import CheckpointError
-from .data import DatasetError, load_split
-from .train import Progress, TrainConfig, TrainingError, train
+from vae.checkpoints import CheckpointError
+from vae.data import DatasetError, load_split
+from vae.train import Progress, TrainConfig, TrainingError, train
 
 
 class Busy(RuntimeError):

@@ -14,7 +14,7 @@ import struct
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .architecture import IMAGE_SIDE
+from vae.architecture import IMAGE_SIDE
 
 MAX_UPLOAD_BYTES = 10 * 2**20
 MAX_PIXELS = 40_000_000  # about 6300x6300: more is refused before any pixel is decoded

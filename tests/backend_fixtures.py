@@ -227,8 +227,9 @@ def small_splits(mnist_sample) -> tuple[Split, Split]:
 @pytest.fixture
 def no_network(monkeypatch):
     """torchvision's downloader fails as it does offline; the test never touches the network."""
-    import torchvision.datasets.mnist as tv_mnist
     from urllib.error import URLError
+
+    import torchvision.datasets.mnist as tv_mnist
 
     calls = []
 

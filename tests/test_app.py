@@ -13,15 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from app_fixtures import PAGES, ROOT, run_app
+from app_fixtures import explorer_panel as panel
 from streamlit.testing.v1 import AppTest
 
 import vae.paths
-from app_fixtures import PAGES, ROOT, run_app
-from app_fixtures import explorer_panel as panel
-from vae.checkpoints import load_checkpoint
+from services.decoding import decode_point
+from services.latent_geometry import chi2_quantile
 from ui import figures
 from ui.state import Z_KEY
-from vae.explore import chi2_quantile, decode
+from vae.checkpoints import load_checkpoint
 
 # every test: user checkpoints in a temporary folder, a fresh catalog
 pytestmark = pytest.mark.usefixtures("isolated_user_dir")
@@ -68,7 +69,8 @@ def test_explorer_has_one_slider_per_latent_dimension_in_prior_units():
 
 def test_explorer_serves_plotly_js_from_the_installed_plotly_package():
     import plotly
-    from ui.latent_panel import PLOTLY_JS_URL, _PLOTLY_FILES
+
+    from ui.latent_panel import _PLOTLY_FILES, PLOTLY_JS_URL
 
     assert panel(run_app())["plotly"] == PLOTLY_JS_URL == f"component/{_PLOTLY_FILES.name}/plotly.min.js"
     assert Path(_PLOTLY_FILES.path, "plotly.min.js").read_bytes()[:200] == \
@@ -130,7 +132,7 @@ def test_out_of_range_counts_shown_equal_the_backends():
     at = run_app(z=",".join(map(str, z)))
     backend = []
     for name in ("mnist-sigmoid-z20", "mnist-raw-z20"):
-        out = decode(load_checkpoint(vae.paths.CHECKPOINT_DIR / f"{name}.safetensors"), z)
+        out = decode_point(load_checkpoint(vae.paths.CHECKPOINT_DIR / f"{name}.safetensors"), z)
         backend.append((out.below, out.above))
     assert shown_counts(at) == backend
     assert backend[0] == (0, 0) and sum(backend[1]) > 0, "the raw decoder leaves [0, 1], the sigmoid cannot"
@@ -163,8 +165,8 @@ def test_reset_random_and_start_from_digit_buttons_set_z_and_move_the_sliders():
     {b.label: b for b in at.button}["Random z ~ N(0, I)"].click().run()
     assert any(v != 0.0 for v in z_values(at))
     {b.label: b for b in at.button}["Start from this digit"].click().run()
+    from services.decoding import encode_mean
     from vae.data import load_sample
-    from vae.explore import encode_mean
 
     ckpt = load_checkpoint(vae.paths.CHECKPOINT_DIR / "mnist-sigmoid-z20.safetensors")
     mu = encode_mean(ckpt, load_sample().floats()[:1])[0]

@@ -11,9 +11,15 @@ import re
 from pathlib import Path
 
 import pytest
-
 from browser_helpers import (
-    PANEL_CHART, PANEL_IMAGE, PANEL_SLIDER, ROOT, browser, chromium_path, streamlit_server, wait_idle,
+    PANEL_CHART,
+    PANEL_IMAGE,
+    PANEL_SLIDER,
+    ROOT,
+    browser,
+    chromium_path,
+    streamlit_server,
+    wait_idle,
 )
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 

@@ -6,15 +6,26 @@ from pathlib import Path
 import pytest
 import safetensors.torch
 import torch
+from backend_fixtures import (
+    BAD_CHECKPOINTS,
+    ClassicVAE,
+    RunsCodeWhenUnpickled,
+    checkpoint_meta,
+    small_model,
+    torch_bytes,
+)
 
 import vae.checkpoints as checkpoints
-from backend_fixtures import (
-    BAD_CHECKPOINTS, ClassicVAE, RunsCodeWhenUnpickled, checkpoint_meta, small_model, torch_bytes,
-)
 from vae.checkpoints import (
-    CheckpointError, discover, import_checkpoint, load_checkpoint, load_checkpoint_bytes, main,
+    CheckpointError,
+    discover,
+    import_checkpoint,
+    load_checkpoint,
+    load_checkpoint_bytes,
+    main,
     save_checkpoint,
 )
+from vae.evaluate import evaluate_on_sample
 from vae.heads import HEADS
 from vae.model import VAEConfig
 
@@ -113,7 +124,8 @@ def test_import_writes_safetensors_with_metrics_on_the_sample(tmp_path, classic)
     src = tmp_path / "vae_classic.pt"
     torch.save(classic.state_dict(), src)
     out = tmp_path / "imported.safetensors"
-    written = import_checkpoint(load_checkpoint(src, head="sigmoid"), out, source="imported from vae_classic.pt")
+    ckpt = load_checkpoint(src, head="sigmoid")
+    written = import_checkpoint(ckpt, out, source="imported from vae_classic.pt", metrics=evaluate_on_sample(ckpt))
     assert written.path == out
     loaded = load_checkpoint(out)
     metrics = loaded.meta["metrics"]
@@ -127,9 +139,9 @@ def test_import_writes_safetensors_with_metrics_on_the_sample(tmp_path, classic)
 def test_import_refuses_to_overwrite_or_to_write_another_format(tmp_path, saved):
     ckpt = load_checkpoint(saved)
     with pytest.raises(CheckpointError, match="already exists"):
-        import_checkpoint(ckpt, saved, source="x")
+        import_checkpoint(ckpt, saved, source="x", metrics={})
     with pytest.raises(CheckpointError, match="must end in .safetensors"):
-        import_checkpoint(ckpt, tmp_path / "out.pt", source="x")
+        import_checkpoint(ckpt, tmp_path / "out.pt", source="x", metrics={})
 
 
 # --- command line ---------------------------------------------------------------------------

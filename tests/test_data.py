@@ -5,8 +5,8 @@ import random
 import numpy as np
 import pytest
 import torch
-
 from backend_fixtures import write_mnist_raw
+
 from vae.data import DatasetError, Split, load_sample, load_split, raw_dir, shuffled_batches
 
 RAW_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

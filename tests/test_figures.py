@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from services.display import HIST_BINS
 from ui import figures
-from vae.display import HIST_BINS
 
 
 def test_slider_path_figures_are_valid_plotly_specs():

@@ -10,13 +10,13 @@ import re
 
 import numpy as np
 import pytest
+from app_fixtures import explorer_panel, run_app
+from backend_fixtures import BAD_CHECKPOINTS, RunsCodeWhenUnpickled, torch_bytes
 
 import vae.checkpoints
 import vae.paths
-from app_fixtures import explorer_panel, run_app
-from backend_fixtures import BAD_CHECKPOINTS, RunsCodeWhenUnpickled, torch_bytes
+from services.decoding import decode_point
 from ui import loaders
-from vae.explore import decode
 
 IMPORT_PAGE = "pages/import_checkpoint.py"
 Z = np.linspace(-1.5, 1.5, 20)
@@ -67,14 +67,14 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_parsed(monkeypatch, 
 def test_after_a_series_of_bad_uploads_the_loaded_models_keep_serving(tmp_path, isolated_user_dir):
     catalog = loaders.catalog()
     ckpt = catalog.checkpoints["mnist-sigmoid-z20"]
-    before = decode(ckpt, Z).pixels
+    before = decode_point(ckpt, Z).pixels
     at = run_app(IMPORT_PAGE)
     for case, (make, _) in BAD_CHECKPOINTS.items():
         assert len(upload_and_import(at, f"{case}.safetensors", make())) == 1, case
     upload_and_import(at, "evil.pt", torch_bytes({"fc1.weight": RunsCodeWhenUnpickled(tmp_path / "code-ran")}))
 
     assert loaders.catalog() is catalog, "a refused file must not reload the shared models"
-    assert np.array_equal(decode(ckpt, Z).pixels, before)
+    assert np.array_equal(decode_point(ckpt, Z).pixels, before)
     at.switch_page("pages/explorer.py").run()  # same session, same cached models
     assert not at.exception and not at.error
     assert [len(c["images"]) for c in explorer_panel(at)["columns"]] == [1, 2]

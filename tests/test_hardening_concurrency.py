@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import torch
-
-import vae.paths
 from app_fixtures import run_app
 from backend_fixtures import write_mnist_raw
+
+import vae.paths
+from services.decoding import decode_point
+from services.jobs import Busy
 from vae.checkpoints import load_checkpoint
-from vae.explore import decode
-from vae.jobs import Busy
 from vae.train import TrainConfig
 
 N_THREADS = 8
@@ -31,12 +31,12 @@ def shared():
 def test_concurrent_decodes_of_one_shared_model_equal_the_serial_ones_exactly(shared):
     zs = np.random.default_rng(0).standard_normal((400, 20)).astype(np.float32)
     weights = {k: v.copy() for k, v in shared.weights.items()}
-    serial = [decode(shared, z) for z in zs]
+    serial = [decode_point(shared, z) for z in zs]
     start = threading.Barrier(N_THREADS)
 
     def work(offset: int) -> list[tuple[int, object]]:
         start.wait()  # all threads decode at the same time
-        return [(i, decode(shared, zs[i])) for i in range(offset, len(zs), N_THREADS)]
+        return [(i, decode_point(shared, zs[i])) for i in range(offset, len(zs), N_THREADS)]
 
     with ThreadPoolExecutor(N_THREADS) as pool:
         results = [r for chunk in pool.map(work, range(N_THREADS)) for r in chunk]
@@ -89,7 +89,7 @@ def test_a_background_training_job_blocks_no_one(tmp_path, small_splits, fresh_r
     # and inference keeps completing while training runs (no speed asserted: only that it finishes)
     zs = np.random.default_rng(1).standard_normal((200, 20))
     t0 = time.monotonic()
-    done = sum(1 for z in zs if decode(shared, z).pixels.shape == (784,))
+    done = sum(1 for z in zs if decode_point(shared, z).pixels.shape == (784,))
     elapsed = time.monotonic() - t0
     assert done == len(zs) and elapsed < 60, elapsed
     assert fresh_runner.status().active, "training must still have been running during the decodes"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from app_fixtures import PAGES, run_app
 
 import vae.paths
-from app_fixtures import PAGES, run_app
 
 TRAIN_PAGE = "pages/train.py"
 

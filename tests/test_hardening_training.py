@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import safetensors.torch
 import torch
-
 from app_fixtures import ROOT
 from backend_fixtures import write_mnist_raw
+
 from vae.checkpoints import load_checkpoint
 from vae.train import TrainConfig, main, resume_path, train
 
@@ -139,7 +139,7 @@ def test_after_a_full_disk_is_freed_resume_completes_the_checkpoint(one_epoch_ru
 
 def test_the_training_job_in_the_app_reports_a_full_disk_and_keeps_the_old_checkpoint(
         one_epoch_run, monkeypatch, small_splits):
-    from vae.jobs import TrainingRunner
+    from services.jobs import TrainingRunner
 
     data, out, before = one_epoch_run
     monkeypatch.setattr(safetensors.torch, "save_file", _disk_full_halfway)

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import io
 import struct
-import tomllib
 import zlib
 
 import numpy as np
 import pytest
+import tomllib
+from app_fixtures import ROOT, run_app
 from PIL import Image, ImageFile
 
+import services.preprocess
 import vae.checkpoints
-import vae.preprocess
-from app_fixtures import ROOT, run_app
-from vae.preprocess import MAX_PIXELS, ImageError, load_image
+from services.preprocess import MAX_PIXELS, ImageError, load_image
 
 
 def drawing() -> np.ndarray:
@@ -122,7 +122,7 @@ def reference() -> np.ndarray:
     return load_image(encoded(Image.fromarray(drawing())), "reference.png")
 
 
-# --- vae.preprocess --------------------------------------------------------------------------
+# --- services.preprocess --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("case", list(SAME_DIGIT))
 def test_any_png_or_jpeg_mode_becomes_the_same_mnist_style_digit(case, reference):
@@ -213,14 +213,14 @@ def test_the_servers_upload_limit_is_the_largest_limit_the_code_enforces():
     # Larger, and a file the code refuses would still be accepted and held in memory;
     # smaller, and the code's own clear message could never be reached.
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
-    limits = (vae.preprocess.MAX_UPLOAD_BYTES, vae.checkpoints.MAX_CHECKPOINT_BYTES)
+    limits = (services.preprocess.MAX_UPLOAD_BYTES, vae.checkpoints.MAX_CHECKPOINT_BYTES)
     assert all(limit % 2**20 == 0 for limit in limits), "limits are whole megabytes, as Streamlit counts them"
     assert config["server"]["maxUploadSize"] * 2**20 == max(limits)
 
 
 def test_each_upload_widget_announces_the_limit_its_code_enforces(recon_upload):
     assert recon_upload.file_uploader(key="recon_upload").proto.max_upload_size_mb * 2**20 == \
-        vae.preprocess.MAX_UPLOAD_BYTES
+        services.preprocess.MAX_UPLOAD_BYTES
     at = run_app("pages/import_checkpoint.py")
     assert at.file_uploader(key="import_file").proto.max_upload_size_mb * 2**20 == \
         vae.checkpoints.MAX_CHECKPOINT_BYTES

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from backend_fixtures import ClassicVAE, classic_loss_function
 from torch.distributions import Normal, kl_divergence
 
-from backend_fixtures import ClassicVAE, classic_loss_function
 from vae.heads import HEADS
 from vae.model import INPUT_DIM, VAE, VAEConfig, kl_to_standard_normal
 

@@ -5,8 +5,8 @@ import os
 
 import pytest
 import torch
-
 from backend_fixtures import write_mnist_raw
+
 from vae.checkpoints import load_checkpoint
 from vae.evaluate import evaluate
 from vae.heads import get_head

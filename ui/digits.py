@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from services.preprocess import MAX_UPLOAD_BYTES, ImageError, load_image, prepare_digit
 from vae.data import LABEL_NAMES
-from vae.preprocess import MAX_UPLOAD_BYTES, ImageError, load_image, prepare_digit
 
 from . import loaders
 

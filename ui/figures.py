@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from vae.display import HIST_BINS, HIST_RANGE, histogram
+from services.display import HIST_BINS, HIST_RANGE, histogram
 from vae.heads import HEADS
 
 HIST_LO, HIST_HI = HIST_RANGE

@@ -25,8 +25,8 @@ import plotly
 import streamlit as st
 import streamlit.components.v1 as components_v1
 
-from vae.display import DISPLAY_MODES, as_image, out_of_range_overlay, png_bytes
-from vae.explore import Decoded
+from services.decoding import Decoded
+from services.display import DISPLAY_MODES, as_image, out_of_range_overlay, png_bytes
 from vae.heads import Head
 
 from . import figures, state

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from vae.catalog import Catalog, load_catalog
+from services.catalog import Catalog, load_catalog
+from services.decoding import encode_mean
+from services.display import HIST_BINS, HIST_RANGE, histogram
 from vae.checkpoints import Checkpoint
 from vae.data import Split, load_sample
-from vae.display import HIST_BINS, HIST_RANGE, histogram
-from vae.explore import encode_mean
 
 if TYPE_CHECKING:
-    from vae.jobs import TrainingRunner
+    from services.jobs import TrainingRunner
 
 # One intra-op thread per torch call, for the whole server process. Encoding a digit is ~0.3 M
 # multiply-adds: splitting that across threads costs more than it saves. Concurrency comes from the
@@ -90,7 +90,7 @@ def torch_version() -> str:
 def runner() -> TrainingRunner:
     """The one background-training runner of this server."""
     torch_version()
-    from vae.jobs import TrainingRunner  # imports torch: only the training page needs it
+    from services.jobs import TrainingRunner  # imports torch: only the training page needs it
 
     return TrainingRunner()
 

@@ -12,7 +12,7 @@ is built from its validated arrays the first time something asks for it.
 
 Command line::
 
-    python -m vae.checkpoints FILE                      # summary, or a one-line error (exit 2)
+    python -m vae.checkpoints [show] FILE               # summary, or a one-line error (exit 2)
     python -m vae.checkpoints import FILE.pt --head sigmoid --out checkpoints/NAME.safetensors
 """
 
@@ -26,11 +26,12 @@ import struct
 import sys
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -64,7 +65,7 @@ class Checkpoint:
     _model: VAE | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_model(cls, model: VAE, head: Head, meta: dict, path: Path | None = None) -> "Checkpoint":
+    def from_model(cls, model: VAE, head: Head, meta: dict, path: Path | None = None) -> Checkpoint:
         """The checkpoint of a model trained here (its weights copied, the model kept as is)."""
         # copies: the arrays must not follow the live model's parameters
         weights = _frozen({k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()})
@@ -169,21 +170,15 @@ def load_checkpoint_bytes(data: bytes, filename: str, head: str | None = None,
     return ckpt
 
 
-def import_checkpoint(ckpt: Checkpoint, out: str | Path, source: str, overwrite: bool = False) -> Checkpoint:
-    """Save a validated (e.g. classic) checkpoint in our format, scored on the shipped sample."""
-    from .data import load_sample
-    from .evaluate import evaluate
-
+def import_checkpoint(ckpt: Checkpoint, out: str | Path, source: str, metrics: dict,
+                      overwrite: bool = False) -> Checkpoint:
+    """Save a validated (e.g. classic) checkpoint in our format with the test ``metrics`` its caller measured."""
     out = Path(out)
     if out.suffix != ".safetensors":
         raise CheckpointError(f"{out.name}: the output file must end in .safetensors")
     if out.exists() and not overwrite:
         raise CheckpointError(f"{out}: already exists (choose another name)")
-    dataset = ckpt.dataset
-    sample = load_sample(dataset)
-    metrics = evaluate(ckpt.model, ckpt.head, sample.as_float()).to_dict()
-    metrics["evaluated_on"] = f"shipped {dataset} sample ({len(sample)} test images)"
-    meta = build_metadata(ckpt.head.name, ckpt.config, dataset=dataset, epochs=ckpt.meta.get("epochs"),
+    meta = build_metadata(ckpt.head.name, ckpt.config, dataset=ckpt.dataset, epochs=ckpt.meta.get("epochs"),
                           source=source, metrics=metrics, history=ckpt.meta.get("history", []))
     save_checkpoint(out, ckpt.model, meta)
     return Checkpoint(ckpt.weights, ckpt.config, ckpt.head, meta, out, _model=ckpt.model)
@@ -378,28 +373,33 @@ def _first_line(err: BaseException) -> str:
 # --- command line ----------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vae.checkpoints",
+                                     description="Validate a checkpoint, or convert a classic state dict.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    show = commands.add_parser("show", help="validate a checkpoint and print its summary")
+    show.add_argument("file", type=Path)
+    show.add_argument("--head", choices=list(HEADS), help="head for files that do not name one")
+    convert = commands.add_parser("import", help="convert a classic PyTorch-example state dict to our format")
+    convert.add_argument("file", type=Path)
+    convert.add_argument("--head", required=True, choices=list(HEADS))
+    convert.add_argument("--out", required=True, type=Path)
+    convert.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
+    convert.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in ("show", "import", "-h", "--help"):
+        argv.insert(0, "show")  # `python -m vae.checkpoints FILE` is the short form of `show FILE`
+    args = parser.parse_args(argv)
     try:
-        if argv[:1] == ["import"]:
-            parser = argparse.ArgumentParser(prog="python -m vae.checkpoints import",
-                                             description="Convert a classic PyTorch-example state dict to our format.")
-            parser.add_argument("file", type=Path)
-            parser.add_argument("--head", required=True, choices=list(HEADS))
-            parser.add_argument("--out", required=True, type=Path)
-            parser.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
-            parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-            args = parser.parse_args(argv[1:])
+        if args.command == "import":
+            from .evaluate import evaluate_on_sample  # scoring is the caller's job, not file I/O's
+
             ckpt = load_checkpoint(args.file, head=args.head)
             ckpt.meta["dataset"] = args.dataset
-            saved = import_checkpoint(ckpt, args.out, source=f"imported from {args.file.name}", overwrite=args.force)
+            saved = import_checkpoint(ckpt, args.out, source=f"imported from {args.file.name}",
+                                      metrics=evaluate_on_sample(ckpt), overwrite=args.force)
             print(summary(saved))
-            return 0
-        parser = argparse.ArgumentParser(prog="python -m vae.checkpoints",
-                                         description="Validate a checkpoint and print its summary.")
-        parser.add_argument("file", type=Path)
-        parser.add_argument("--head", choices=list(HEADS), help="head for files that do not name one")
-        args = parser.parse_args(argv)
-        print(summary(load_checkpoint(args.file, head=args.head)))
+        else:
+            print(summary(load_checkpoint(args.file, head=args.head)))
         return 0
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)

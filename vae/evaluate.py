@@ -8,14 +8,17 @@ is also scored with the same two reconstruction metrics (BCE and MSE of its pixe
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from .display import HIST_BINS, HIST_RANGE
 from .heads import Head
 from .model import VAE, kl_to_standard_normal
+
+if TYPE_CHECKING:
+    from .checkpoints import Checkpoint
 
 
 @dataclass
@@ -33,20 +36,9 @@ class Metrics:
     frac_above_1: float
     pixel_min: float
     pixel_max: float
-    histogram: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def pixel_histogram(values: torch.Tensor) -> dict:
-    """Counts of ``values`` in the fixed bins, plus what falls outside them."""
-    lo, hi = HIST_RANGE
-    flat = values.detach().flatten().float()
-    counts = torch.histc(flat.clamp(lo, hi), bins=HIST_BINS, min=lo, max=hi)
-    return {"lo": lo, "hi": hi, "bins": HIST_BINS,
-            "counts": [int(c) for c in counts],
-            "below_lo": int((flat < lo).sum()), "above_hi": int((flat > hi).sum())}
 
 
 @torch.inference_mode()
@@ -62,7 +54,6 @@ def evaluate(model: VAE, head: Head, images: torch.Tensor, seed: int = 0,
     totals = dict(neg_elbo=0.0, neg_elbo_mean_z=0.0, kl=0.0, recon_nll=0.0, bce=0.0, mse=0.0)
     below = above = 0
     pmin, pmax = float("inf"), float("-inf")
-    all_pixels = []
     for start in range(0, images.shape[0], batch_size):
         x = images[start:start + batch_size]
         mu, logvar = model.encode(x)
@@ -82,9 +73,17 @@ def evaluate(model: VAE, head: Head, images: torch.Tensor, seed: int = 0,
         below += int((pixels < 0).sum())
         above += int((pixels > 1).sum())
         pmin, pmax = min(pmin, float(pixels.min())), max(pmax, float(pixels.max()))
-        all_pixels.append(pixels)
     n = images.shape[0]
     return Metrics(n_images=n, **{k: v / n for k, v in totals.items()},
                    frac_below_0=below / images.numel(), frac_above_1=above / images.numel(),
-                   pixel_min=pmin, pixel_max=pmax,
-                   histogram=pixel_histogram(torch.cat(all_pixels)))
+                   pixel_min=pmin, pixel_max=pmax)
+
+
+def evaluate_on_sample(ckpt: Checkpoint) -> dict:
+    """Test metrics of a checkpoint on the shipped sample of its dataset (for imported models)."""
+    from .data import load_sample
+
+    sample = load_sample(ckpt.dataset)
+    metrics = evaluate(ckpt.model, ckpt.head, sample.as_float()).to_dict()
+    metrics["evaluated_on"] = f"shipped {ckpt.dataset} sample ({len(sample)} test images)"
+    return metrics

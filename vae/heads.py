@@ -17,8 +17,9 @@ bench/RESULTS.md, cold start): the torch forms import it when first called.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 

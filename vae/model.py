@@ -13,7 +13,7 @@ Reference: Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ class VAE(nn.Module):
         self.fc4 = nn.Linear(h, d)
 
     @classmethod
-    def from_arrays(cls, config: VAEConfig, weights: Mapping[str, np.ndarray]) -> "VAE":
+    def from_arrays(cls, config: VAEConfig, weights: Mapping[str, np.ndarray]) -> VAE:
         """A frozen (eval, no grad) model holding copies of validated float32 ``weights``."""
         model = cls(config)
         model.load_state_dict({k: torch.tensor(v) for k, v in weights.items()}, strict=True)
