@@ -9,7 +9,7 @@ from services.decoding import decode_point, encode_mean
 from services.display import DISPLAY_MODES
 from services.latent_geometry import chi2_quantile
 from ui import latent_panel, loaders, state
-from vae.data import LABEL_NAMES
+from vae.datasets import get_dataset
 
 VIEWS = {"sigmoid": "Sigmoid decoder", "raw": "Raw decoder", "both": "Side by side"}
 
@@ -48,7 +48,7 @@ def z_buttons(left: str, latent: int) -> None:
     b1, b2, b3, b4 = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
     b1.button("Random z ~ N(0, I)", on_click=_randomize, args=(latent,), width="stretch")
     b2.button("Reset to 0", on_click=state.set_z, args=(np.zeros(latent),), width="stretch")
-    names = LABEL_NAMES[ckpt.dataset]
+    names = get_dataset(ckpt.dataset).label_names
     index = b3.selectbox("Sample digit", range(len(split)), key="digit_index",
                          format_func=lambda i: f"#{i} ({names[int(split.labels[i])]})")
     b4.button("Start from this digit", on_click=_from_digit, args=(left, index), width="stretch",

@@ -9,7 +9,7 @@ import streamlit as st
 from services.catalog import USER_PREFIX, checkpoint_name
 from ui import loaders
 from vae.checkpoints import MAX_CHECKPOINT_BYTES, CheckpointError, import_checkpoint, load_checkpoint_bytes, summary
-from vae.data import DATASETS
+from vae.datasets import DATASETS
 from vae.evaluate import evaluate_on_sample
 from vae.heads import HEADS
 from vae.paths import USER_CHECKPOINT_DIR

@@ -9,7 +9,7 @@ from services.decoding import decode_points, encode_mean
 from services.display import DISPLAY_MODES, as_image, gif_bytes, out_of_range_overlay, png_bytes, tile
 from services.latent_geometry import grid_points, interpolate
 from ui import figures, loaders
-from vae.data import LABEL_NAMES
+from vae.datasets import get_dataset
 
 
 def render(pixels: np.ndarray, bounded: bool, mode: str, scale: int) -> np.ndarray:
@@ -39,7 +39,7 @@ def scatter_and_click(names: list[str], mode: str) -> None:
     mu = loaders.sample_encodings(names[0])
     labels = loaders.sample(sigmoid.dataset).labels
     point = st.session_state.get("map_point")
-    event = st.plotly_chart(figures.latent_scatter(mu, labels, LABEL_NAMES[sigmoid.dataset], point),
+    event = st.plotly_chart(figures.latent_scatter(mu, labels, get_dataset(sigmoid.dataset).label_names, point),
                             on_select="rerun", selection_mode="points", key="map_scatter")
     selected = (event.selection.points if event and event.selection else []) or []
     if selected:
@@ -61,7 +61,7 @@ def interpolation(dataset: str, mode: str) -> None:
     models = [c for c in (cat.first(dataset=dataset, head="sigmoid", latent=20),
                           cat.first(dataset=dataset, head="raw", latent=20)) if c is not None]
     split = loaders.sample(dataset)
-    names = LABEL_NAMES[dataset]
+    names = get_dataset(dataset).label_names
     fmt = lambda i: f"#{i} ({names[int(split.labels[i])]})"  # noqa: E731
     c1, c2, c3 = st.columns(3)
     a = c1.selectbox("From digit A", range(len(split)), index=0, format_func=fmt, key="interp_a")

@@ -11,7 +11,8 @@ import streamlit as st
 from services.catalog import checkpoint_name
 from services.jobs import Busy
 from ui import loaders
-from vae.data import DATASETS, raw_dir
+from vae.data import raw_dir
+from vae.datasets import DATASETS
 from vae.heads import HEADS
 from vae.paths import DEFAULT_DATA_DIR, USER_CHECKPOINT_DIR
 from vae.train import TrainConfig

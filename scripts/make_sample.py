@@ -3,7 +3,7 @@
     python -m scripts.make_sample MNIST_ROOT FASHION_ROOT
 
 Takes the first N images of each test split (uint8, with labels) into a compressed
-.npz. MNIST: LeCun, Cortes & Burges, CC BY-SA 3.0. Fashion-MNIST: Zalando Research, MIT.
+.npz (file, size and licence: vae.datasets).
 """
 
 import sys
@@ -11,18 +11,15 @@ import sys
 import numpy as np
 
 from vae.data import load_split
-from vae.paths import SAMPLE_FILES
-
-SIZES = {"mnist": 2000, "fashion-mnist": 1000}
+from vae.datasets import get_dataset
 
 
 def main(mnist_root: str, fashion_root: str) -> None:
     for dataset, root in (("mnist", mnist_root), ("fashion-mnist", fashion_root)):
         split = load_split(dataset, train=False, data_dir=root, download=False)
-        n = SIZES[dataset]
-        path = SAMPLE_FILES[dataset]
+        n, path = get_dataset(dataset).sample_size, get_dataset(dataset).sample_file
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, images=split.images[:n].numpy(), labels=split.labels[:n].numpy().astype(np.uint8))
+        np.savez_compressed(path, images=split.images[:n], labels=split.labels[:n].astype(np.uint8))
         print(f"{path}: {n} images, {path.stat().st_size / 1024:.0f} KB")
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from services.preprocess import MAX_UPLOAD_BYTES, ImageError, load_image, prepare_digit
-from vae.data import LABEL_NAMES
+from vae.datasets import get_dataset
 
 from . import loaders
 
@@ -19,7 +19,7 @@ def pick_digit(dataset: str, key: str = "recon") -> tuple[np.ndarray | None, str
     source = st.radio("Digit", list(SOURCES), format_func=SOURCES.get, horizontal=True, key=f"{key}_source")
     if source == "sample":
         split = loaders.sample(dataset)
-        names = LABEL_NAMES[dataset]
+        names = get_dataset(dataset).label_names
         label = st.selectbox("Label", ["any", *names], key=f"{key}_label")
         indices = np.arange(len(split)) if label == "any" else np.flatnonzero(split.labels == names.index(label))
         index = st.selectbox("Which one", indices.tolist(), key=f"{key}_index",

@@ -19,18 +19,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .architecture import IMAGE_SIDE, INPUT_DIM
-from .paths import DEFAULT_DATA_DIR, SAMPLE_FILES
+from .datasets import get_dataset
+from .paths import DEFAULT_DATA_DIR
 
 if TYPE_CHECKING:
     import torch
 
-DATASETS = ("mnist", "fashion-mnist")
-LABEL_NAMES: dict[str, tuple[str, ...]] = {
-    "mnist": tuple(str(d) for d in range(10)),
-    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-}
-_TORCHVISION_CLASS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
@@ -63,7 +57,7 @@ class Split:
 
 def raw_dir(dataset: str, data_dir: str | Path = DEFAULT_DATA_DIR) -> Path:
     """The folder torchvision reads the IDX files of ``dataset`` from."""
-    return Path(data_dir) / _TORCHVISION_CLASS[_check_name(dataset)] / "raw"
+    return Path(data_dir) / get_dataset(dataset).torchvision_class / "raw"
 
 
 def load_split(dataset: str, train: bool, data_dir: str | Path = DEFAULT_DATA_DIR,
@@ -76,7 +70,7 @@ def load_split(dataset: str, train: bool, data_dir: str | Path = DEFAULT_DATA_DI
     """
     from torchvision import datasets  # imported here: it is slow and only training needs it
 
-    cls = getattr(datasets, _TORCHVISION_CLASS[_check_name(dataset)])
+    cls = getattr(datasets, get_dataset(dataset).torchvision_class)
     root = Path(data_dir)
     folder = raw_dir(dataset, root)
     _unpack_gzipped(folder)
@@ -100,7 +94,7 @@ def load_split(dataset: str, train: bool, data_dir: str | Path = DEFAULT_DATA_DI
 
 def load_sample(dataset: str = "mnist") -> Split:
     """The small test-set sample shipped in ``assets/`` (no network, no torchvision)."""
-    path = SAMPLE_FILES[_check_name(dataset)]
+    path = get_dataset(dataset).sample_file
     try:
         with np.load(path, allow_pickle=False) as npz:
             split = Split(dataset, npz["images"].copy(), npz["labels"].astype(np.int64))
@@ -116,12 +110,6 @@ def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Ite
     order = torch.randperm(n, generator=generator)
     for start in range(0, n, batch_size):
         yield order[start:start + batch_size]
-
-
-def _check_name(dataset: str) -> str:
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r} (known: {', '.join(DATASETS)})")
-    return dataset
 
 
 def _missing_message(dataset: str, folder: Path, reason: str) -> str:

@@ -10,12 +10,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Trained weights shipped with the repo (safetensors + metadata, no optimizer state).
 CHECKPOINT_DIR = Path(os.environ.get("VAE_CHECKPOINT_DIR", REPO_ROOT / "checkpoints"))
 
-# Small real samples of the test sets (uint8 images + labels) for the app and the tests.
+# Small real samples of the test sets (uint8 images + labels) for the app and the tests (vae.datasets).
 ASSETS_DIR = REPO_ROOT / "assets"
-SAMPLE_FILES = {
-    "mnist": ASSETS_DIR / "mnist_test_sample.npz",
-    "fashion-mnist": ASSETS_DIR / "fashion_mnist_test_sample.npz",
-}
 
 # Default root for the full datasets (torchvision layout: ROOT/MNIST/raw/...).
 DEFAULT_DATA_DIR = Path(os.environ.get("VAE_DATA_DIR", REPO_ROOT / "data"))

@@ -24,7 +24,8 @@ import torch
 
 from .atomic import write_atomically
 from .checkpoints import Checkpoint, CheckpointError, build_metadata, save_checkpoint
-from .data import DATASETS, DatasetError, Split, load_split, shuffled_batches
+from .data import DatasetError, Split, load_split, shuffled_batches
+from .datasets import DATASETS
 from .evaluate import evaluate
 from .heads import HEADS, get_head
 from .model import VAE, VAEConfig
