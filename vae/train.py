@@ -126,7 +126,7 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
         for step, idx in enumerate(bar, 1):
             value = train_step(x_train.index_select(0, idx.to(device)))
             if on_step:
-                on_step(epoch, step, value, train_step.flat.grad)
+                on_step(epoch, step, value, train_step.flat.grad)  # type: ignore[arg-type]  # set in TrainStep
             if not math.isfinite(value):
                 raise TrainingError(_diverged(f"loss became {value} at epoch {epoch}, step {step}", epoch, cfg, out),
                                     diverged_at=(epoch, step))
