@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from vae.architecture import INPUT_DIM
 from vae.heads import HEADS
 from vae.model import VAE, VAEConfig, kl_to_standard_normal
 from vae.step import TrainStep
@@ -26,7 +27,7 @@ def twin_models(seed: int = 0, device: str = "cpu") -> tuple[VAE, VAE]:
 
 def images(n: int = 64, seed: int = 1, device: str = "cpu") -> torch.Tensor:
     # Mostly 0 and 1 like MNIST, with grey values between.
-    x = torch.rand(n, CONFIG.input_dim, generator=torch.Generator().manual_seed(seed))
+    x = torch.rand(n, INPUT_DIM, generator=torch.Generator().manual_seed(seed))
     return torch.where(x < 0.6, 0.0, torch.where(x > 0.8, 1.0, x)).to(device)
 
 

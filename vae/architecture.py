@@ -28,7 +28,6 @@ class VAEConfig:
 
     latent: int = 20
     hidden: int = 400
-    input_dim: int = INPUT_DIM
 
     def __post_init__(self) -> None:
         for name, value, (lo, hi) in (
@@ -37,15 +36,13 @@ class VAEConfig:
         ):
             if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
                 raise ValueError(f"{name} size {value!r} is not supported (expected an integer in {lo}..{hi})")
-        if self.input_dim != INPUT_DIM:
-            raise ValueError(f"input size {self.input_dim!r} is not supported (expected {INPUT_DIM})")
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         """The exact state-dict keys and shapes of a model with this config."""
-        d, h, z = self.input_dim, self.hidden, self.latent
+        d, h, z = INPUT_DIM, self.hidden, self.latent
         return {
             "fc1.weight": (h, d), "fc1.bias": (h,),
             "fc21.weight": (z, h), "fc21.bias": (z,),

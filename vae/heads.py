@@ -130,7 +130,6 @@ class Head:
     title: str
     activation: str
     likelihood: str
-    summary: str
     output: Callable[[Tensor], Tensor]
     pixels: Callable[[Tensor], Tensor]
     pixels_np: Callable[[np.ndarray], np.ndarray]
@@ -161,8 +160,6 @@ HEADS: dict[str, Head] = {
             title="Sigmoid + Bernoulli (BCE)",
             activation="sigmoid",
             likelihood="Bernoulli: F.binary_cross_entropy on sigmoid outputs",
-            summary="The classic decoder: the sigmoid squeezes every output into (0, 1), "
-            "the range of ToTensor() pixels and of a Bernoulli mean that BCE needs.",
             output=_sigmoid,
             pixels=_sigmoid,
             pixels_np=_sigmoid_np,
@@ -175,8 +172,6 @@ HEADS: dict[str, Head] = {
             title="Raw (identity) + Gaussian (MSE)",
             activation="identity",
             likelihood=f"Gaussian with fixed sigma = {GAUSSIAN_SIGMA:.4f} (summed MSE + constant)",
-            summary="The sigmoid removed: nothing keeps outputs in [0, 1], the network has to "
-            "learn the range from the loss, and BCE refuses its outputs.",
             output=_identity,
             pixels=_identity,
             pixels_np=_identity_np,
@@ -189,8 +184,6 @@ HEADS: dict[str, Head] = {
             title="Logits + BCE-with-logits",
             activation="identity (sigmoid inside the loss)",
             likelihood="Bernoulli: F.binary_cross_entropy_with_logits",
-            summary="The same Bernoulli model as the classic decoder, but the sigmoid lives "
-            "in the loss (numerically stable) and is applied again only for display.",
             output=_identity,
             pixels=_sigmoid,
             pixels_np=_sigmoid_np,
@@ -203,8 +196,6 @@ HEADS: dict[str, Head] = {
             title="Continuous Bernoulli",
             activation="sigmoid (lambda), shown as the distribution's mean",
             likelihood="torch.distributions.ContinuousBernoulli (normalised for x in [0, 1])",
-            summary="The properly normalised likelihood for [0, 1]-valued pixels "
-            "(Loaiza-Ganem & Cunningham, NeurIPS 2019); its mean is not lambda.",
             output=_sigmoid,
             pixels=_cb_mean,
             pixels_np=_cb_mean_np,
@@ -217,8 +208,6 @@ HEADS: dict[str, Head] = {
             title="Hard clamp + Gaussian (MSE)",
             activation="clamp to [0, 1]",
             likelihood=f"Gaussian with fixed sigma = {GAUSSIAN_SIGMA:.4f} on clamped outputs",
-            summary="The range of the sigmoid without its smooth gradient: a pixel pushed "
-            "past 0 or 1 gets no gradient back.",
             output=_clip,
             pixels=_clip,
             pixels_np=_clip_np,

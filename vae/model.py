@@ -32,7 +32,7 @@ class VAE(nn.Module):
     def __init__(self, config: VAEConfig | None = None) -> None:
         super().__init__()
         self.config = config or VAEConfig()
-        d, h, z = self.config.input_dim, self.config.hidden, self.config.latent
+        d, h, z = INPUT_DIM, self.config.hidden, self.config.latent
         self.fc1 = nn.Linear(d, h)
         self.fc21 = nn.Linear(h, z)
         self.fc22 = nn.Linear(h, z)
@@ -62,7 +62,7 @@ class VAE(nn.Module):
         return self.fc4(F.relu(self.fc3(z)))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encode(x.view(-1, self.config.input_dim))
+        mu, logvar = self.encode(x.view(-1, INPUT_DIM))
         z = self.reparameterize(mu, logvar)
         return self.decode(z), mu, logvar
 
