@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .architecture import VAEConfig
+from .architecture import INPUT_DIM, VAEConfig
 from .atomic import write_atomically
 from .heads import HEADS, Head, get_head
 
@@ -310,11 +310,16 @@ def _parse_metadata(raw_meta: dict, label: str) -> dict:
 def _config_for(meta: dict, shapes: dict[str, tuple[int, ...]], label: str) -> VAEConfig:
     try:
         if "config" in meta:
-            return VAEConfig(**meta["config"])
+            args = dict(meta["config"])
+            # files written before VAEConfig lost its constant input_dim field record it as 784
+            if args.pop("input_dim", INPUT_DIM) != INPUT_DIM:
+                raise ValueError(f"input size is not supported (expected {INPUT_DIM})")
+            return VAEConfig(**args)
         # No metadata (a classic state dict): read the sizes off the weight shapes.
-        hidden, input_dim = shapes["fc1.weight"]
+        # (a wrong input size is caught by the layout check that follows)
+        hidden = shapes["fc1.weight"][0]
         latent = shapes["fc21.weight"][0]
-        return VAEConfig(latent=latent, hidden=hidden, input_dim=input_dim)
+        return VAEConfig(latent=latent, hidden=hidden)
     except KeyError as err:
         raise CheckpointError(f"{label}: missing tensor {err.args[0]} (not a VAE state dict of the classic layout)") from None
     except (TypeError, ValueError) as err:
