@@ -1,6 +1,3 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures shared by the test modules: backend (vae/) fixtures and app fixtures, registered as plugins."""
 
-# Backend (vae/) fixtures live in backend_fixtures.py, app fixtures in app_fixtures.py; importing them
-# here registers them.
-from app_fixtures import fresh_runner, isolated_user_dir  # noqa: F401
-from backend_fixtures import mnist_sample, no_network, small_splits, tiny_cfg  # noqa: F401
+pytest_plugins = ["app_fixtures", "backend_fixtures"]

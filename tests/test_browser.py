@@ -21,7 +21,6 @@ from browser_helpers import (
     streamlit_server,
     wait_idle,
 )
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 pytestmark = pytest.mark.browser
 
@@ -153,6 +152,8 @@ def test_drawing_a_digit_gives_reconstructions(app_page):
 
 def test_clicking_the_latent_scatter_decodes_that_point(app_page):
     url, page = app_page
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # playwright only when browser tests run
+
     page.goto(f"{url}/latent_map")
     wait_idle(page)
     page.get_by_text("Click a point in the scatter").wait_for()
