@@ -93,7 +93,7 @@ def main() -> None:
         for s in sessions.values():  # warm-up
             for _ in range(3):
                 s.move(args.quiet)
-        times = {name: [] for name in sessions}
+        times: dict[str, list[float]] = {name: [] for name in sessions}
         for _ in range(args.moves):
             for name, s in sessions.items():
                 times[name].append(s.move(args.quiet))

@@ -39,7 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    times = {name: [] for name in APPS}
+    times: dict[str, list[float]] = {name: [] for name in APPS}
     with browser() as b:
         for _ in range(args.rounds):
             for name, (script, selector) in APPS.items():

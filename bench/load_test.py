@@ -115,6 +115,7 @@ async def run_session(browser, url: str, s: Session, moves: int, ckpt, move_time
         s.exceptions = await page.locator(EXCEPTION).count()
         # The image must be the decoding of the z this page says it shows ...
         shown_z = parse_z(urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)["z"][0])
+        assert shown_z is not None, f"the page's link holds no valid z: {page.url}"
         src = await image.get_attribute("src")  # a PNG data URI
         png = base64.b64decode(src.split(",", 1)[1])
         from PIL import Image

@@ -64,7 +64,7 @@ def _shrunk(img: Image.Image) -> Image.Image:
         return img
     if img.mode in ("1", "P", "PA"):  # these would be resized by nearest neighbour: thin strokes vanish
         img = img.convert("RGBA")
-    img.thumbnail((WORK_SIDE, WORK_SIDE), Image.LANCZOS)
+    img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
     return img
 
 
@@ -83,7 +83,7 @@ def prepare_digit(img: Image.Image | np.ndarray, name: str = "image") -> np.ndar
     h, w = crop.shape
     scale = FIT_BOX / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-    small = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize((new_w, new_h), Image.LANCZOS))
+    small = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize((new_w, new_h), Image.Resampling.LANCZOS))
     small = np.clip(small, 0.0, 1.0)
     return _centre_by_mass(small)
 
