@@ -210,3 +210,19 @@ def test_runs_use_cuda_when_present(tmp_path, small_splits):
         pytest.skip("no CUDA device")
     run = sweep.run_one(TINY, "sigmoid", 1e-3, 1, *small_splits)
     assert run["device"] == "cuda" and run["epochs"]
+
+
+def test_runs_in_worker_processes_give_the_same_records_as_runs_in_turn(tmp_path, small_splits):
+    grid = Grid(("sigmoid", "raw"), (3e-3,), (1,))
+    serial = run_sweep(TINY, grid, tmp_path / "serial.json", *small_splits, device="cpu")
+    parallel = run_sweep(TINY, grid, tmp_path / "parallel.json", *small_splits, device="cpu", jobs=2)
+    key = sweep.run_key
+    assert sorted(map(key, parallel["runs"])) == sorted(map(key, serial["runs"]))
+    assert all(r["threads"] == 1 for r in parallel["runs"])
+    by_key = {key(r): r for r in serial["runs"]}
+    for run in parallel["runs"]:
+        for mine, theirs in zip(run["epochs"], by_key[key(run)]["epochs"], strict=True):
+            for field in ("train_loss", "bce", "mse", "pct_below_0", "pct_above_1"):
+                # one torch thread instead of several may round the GEMMs differently
+                assert mine[field] == pytest.approx(theirs[field], rel=1e-3, abs=1e-3), field
+    assert _strict_json(tmp_path / "parallel.json")["runs"] == parallel["runs"]

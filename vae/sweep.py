@@ -24,7 +24,7 @@ Schema (``"schema": "vae-sweep/1"``); numbers per test image in nats unless said
       "versions": {"python", "torch", "numpy"},
       "wall_seconds": float,             # summed over invocations (training + evaluation)
       "runs": [{
-        "head": str, "lr": float, "seed": int, "device": str, "seconds": float,
+        "head": str, "lr": float, "seed": int, "device": str, "threads": int, "seconds": float,
         "diverged": bool,
         "diverged_at": null | {"epoch": int, "step": int, "loss": float | "nan" | "inf" | "-inf"},
         "epochs": [{                     # one per finished epoch (fewer than "epochs" if diverged)
@@ -57,7 +57,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,17 +174,21 @@ def run_one(cfg: SweepConfig, head: str, lr: float, seed: int, train_split: Spli
             diverged_at = {"epoch": epoch, "step": step, "loss": _json_number(loss)}
         finally:
             out.with_name(out.name.removesuffix(".safetensors") + ".resume.pt").unlink(missing_ok=True)
-    return {"head": head, "lr": lr, "seed": seed, "device": device or _default_device(),
+    return {"head": head, "lr": lr, "seed": seed, "device": device or _default_device(), "threads": torch.get_num_threads(),
             "seconds": round(time.perf_counter() - t0, 3), "diverged": diverged_at is not None,
             "diverged_at": diverged_at, "epochs": watch.epochs}
 
 
 def run_sweep(cfg: SweepConfig, grid: Grid, out: str | Path, train_split: Split, test_split: Split,
-              device: str | None = None, keep_dir: Path | None = None, show_bar: bool = False) -> dict:
+              device: str | None = None, keep_dir: Path | None = None, show_bar: bool = False,
+              jobs: int = 1) -> dict:
     """Do every run of ``grid`` that ``out`` does not hold yet, rewriting ``out`` after each.
 
     ``out`` may hold runs of an earlier (or smaller, or other-head) sweep with the same
-    ``cfg``; they are kept and not repeated. Returns the final document.
+    ``cfg``; they are kept and not repeated. With ``jobs`` > 1, that many runs train at
+    once in worker processes of one torch thread each (small GEMMs on a shared CPU: one
+    thread per run wastes nothing in thread barriers when another process takes a core).
+    Returns the final document.
     """
     out = Path(out)
     doc = read_results(out, cfg) if out.exists() else _new_document(cfg)
@@ -195,27 +199,94 @@ def run_sweep(cfg: SweepConfig, grid: Grid, out: str | Path, train_split: Split,
     _write(out, doc)  # before any training: an unwritable --out fails now, not after the first run
     steps = math.ceil(len(train_split) / cfg.batch_size) * cfg.epochs
     overall = _bar(show_bar, total=len(todo), desc=f"sweep ({len(done)} runs already in {out.name})", unit="run")
-    for head, lr, seed in todo:
-        run_bar = _bar(show_bar, total=steps, desc=f"{head} lr={lr:g} seed={seed}", unit="step", leave=False)
-        t0 = time.perf_counter()
-        record = run_one(cfg, head, lr, seed, train_split, test_split, device=device, keep_dir=keep_dir,
-                         tick=run_bar.update if run_bar else None)
-        if run_bar:
-            run_bar.close()
+    t0, wall_before = time.perf_counter(), float(doc.get("wall_seconds") or 0.0)
+    records = (_in_workers(cfg, todo, train_split, test_split, device, keep_dir, jobs, show_bar, steps) if jobs > 1
+               else _in_turn(cfg, todo, train_split, test_split, device, keep_dir, show_bar, steps))
+    for record in records:
         doc["runs"].append(record)
-        doc["wall_seconds"] = round(doc.get("wall_seconds", 0.0) + time.perf_counter() - t0, 3)
+        doc["wall_seconds"] = round(wall_before + time.perf_counter() - t0, 3)
         _write(out, doc)
         if overall:
-            last = record["epochs"][-1] if record["epochs"] else {}
-            overall.write(f"{head} lr={lr:g} seed={seed}: "
-                          + (f"diverged at epoch {record['diverged_at']['epoch']}, step {record['diverged_at']['step']}"
-                             if record["diverged"] else
-                             f"BCE {last.get('bce', math.nan):.2f}, {last.get('pct_below_0', 0) + last.get('pct_above_1', 0):.2f}% "
-                             f"out of [0, 1]") + f" ({record['seconds']:.0f} s)")
+            overall.write(_summary_line(record))
             overall.update()
     if overall:
         overall.close()
     return doc
+
+
+def _in_turn(cfg: SweepConfig, todo: list, train_split: Split, test_split: Split, device: str | None,
+             keep_dir: Path | None, show_bar: bool, steps: int) -> Iterator[dict]:
+    for head, lr, seed in todo:
+        run_bar = _bar(show_bar, total=steps, desc=f"{head} lr={lr:g} seed={seed}", unit="step", leave=False)
+        try:
+            yield run_one(cfg, head, lr, seed, train_split, test_split, device=device, keep_dir=keep_dir,
+                          tick=run_bar.update if run_bar else None)
+        finally:
+            if run_bar:
+                run_bar.close()
+
+
+_WORKER: dict = {}
+_TICK_EVERY = 50
+
+
+def _init_worker(train_split: Split, test_split: Split, ticks: Any) -> None:
+    torch.set_num_threads(1)
+    _WORKER.update(train=train_split, test=test_split, ticks=ticks)
+
+
+def _work(cfg: SweepConfig, key: tuple[str, float, int], device: str | None, keep_dir: Path | None) -> dict:
+    count = [0]
+
+    def tick() -> None:
+        count[0] += 1
+        if _WORKER["ticks"] is not None and count[0] % _TICK_EVERY == 0:
+            _WORKER["ticks"].put((key, _TICK_EVERY))
+
+    return run_one(cfg, *key, _WORKER["train"], _WORKER["test"], device=device, keep_dir=keep_dir, tick=tick)
+
+
+def _in_workers(cfg: SweepConfig, todo: list, train_split: Split, test_split: Split, device: str | None,
+                keep_dir: Path | None, jobs: int, show_bar: bool, steps: int) -> Iterator[dict]:
+    """The runs of ``todo`` in ``jobs`` worker processes, yielded as they finish."""
+    import multiprocessing
+    import queue
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = multiprocessing.get_context("spawn")  # not fork: the parent's torch thread pool is not fork-safe
+    ticks = ctx.Queue() if show_bar else None
+    bars: dict = {}
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
+                             initargs=(train_split, test_split, ticks)) as pool:
+        pending = {pool.submit(_work, cfg, key, device, keep_dir): key for key in todo}
+        try:
+            while pending:
+                finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                while ticks is not None:
+                    try:
+                        key, n = ticks.get_nowait()
+                    except queue.Empty:
+                        break
+                    if key not in bars:
+                        bars[key] = _bar(True, total=steps, desc=f"{key[0]} lr={key[1]:g} seed={key[2]}",
+                                         unit="step", leave=False)
+                    bars[key].update(n)
+                for future in finished:
+                    key = pending.pop(future)
+                    if key in bars:
+                        bars.pop(key).close()
+                    yield future.result()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _summary_line(record: dict) -> str:
+    last = record["epochs"][-1] if record["epochs"] else {}
+    what = (f"diverged at epoch {record['diverged_at']['epoch']}, step {record['diverged_at']['step']}"
+            if record["diverged"] else
+            f"BCE {last.get('bce', math.nan):.2f}, {last.get('pct_below_0', 0) + last.get('pct_above_1', 0):.2f}% out of [0, 1]")
+    return f"{record['head']} lr={record['lr']:g} seed={record['seed']}: {what} ({record['seconds']:.0f} s)"
 
 
 def run_key(run: dict) -> tuple[str, float, int]:
@@ -322,6 +393,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--keep-checkpoints", type=Path, metavar="DIR", help="keep each run's weights here")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs trained at once, in worker processes of one torch thread each (default 1: in this process)")
     parser.add_argument("--out", type=Path, required=True, help="results JSON (created, or added to)")
     args = parser.parse_args(None if argv is None else list(argv))
     try:
@@ -329,6 +402,8 @@ def main(argv: Iterable[str] | None = None) -> int:
                     _split_list(args.seeds, int, "seeds"))
         if args.epochs < 1:
             raise SweepError("--epochs must be at least 1")
+        if args.jobs < 1:
+            raise SweepError("--jobs must be at least 1")
         if args.encoder_from is not None:
             raise SweepError("--encoder-from needs decoder-only training in vae.train, which this version lacks")
         cfg = SweepConfig(dataset=args.dataset, latent=args.latent, epochs=args.epochs)
@@ -340,7 +415,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         train_split = load_split(cfg.dataset, True, args.data_dir)
         test_split = load_split(cfg.dataset, False, args.data_dir)
         doc = run_sweep(cfg, grid, args.out, train_split, test_split, device=args.device,
-                        keep_dir=args.keep_checkpoints, show_bar=True)
+                        keep_dir=args.keep_checkpoints, show_bar=True, jobs=args.jobs)
     except (SweepError, ValueError, DatasetError, TrainingError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
