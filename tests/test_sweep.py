@@ -226,3 +226,41 @@ def test_runs_in_worker_processes_give_the_same_records_as_runs_in_turn(tmp_path
                 # one torch thread instead of several may round the GEMMs differently
                 assert mine[field] == pytest.approx(theirs[field], rel=1e-3, abs=1e-3), field
     assert _strict_json(tmp_path / "parallel.json")["runs"] == parallel["runs"]
+
+
+def test_decoder_only_runs_train_on_the_frozen_encoder_and_the_file_names_it(tmp_path, small_splits):
+    from vae.checkpoints import load_checkpoint
+    from vae.train import TrainConfig, train
+
+    source = tmp_path / "encoder.safetensors"
+    train(TrainConfig(head="sigmoid", latent=2, hidden=32, epochs=1, batch_size=64, seed=3), source, *small_splits,
+          device="cpu")
+    named = sweep.encoder_source(source, latent=2, hidden=32)
+    cfg = SweepConfig(latent=2, hidden=32, epochs=1, batch_size=64, encoder_from=named, encoder_path=str(source))
+    keep = tmp_path / "kept"
+    doc = run_sweep(cfg, Grid(("raw",), (3e-3,), (1,)), tmp_path / "r.json", *small_splits, device="cpu", keep_dir=keep)
+
+    assert _strict_json(tmp_path / "r.json")["config"]["encoder_from"] == named
+    assert named["file"] == "encoder.safetensors" and len(named["sha256"]) == 64
+    assert doc["runs"][0]["epochs"][0]["max_grad_norm"] > 0
+    (decoder,) = keep.glob("*.safetensors")
+    frozen, trained = load_checkpoint(source).weights, load_checkpoint(decoder).weights
+    for key in ("fc1.weight", "fc1.bias", "fc21.weight", "fc21.bias", "fc22.weight", "fc22.bias"):
+        assert (frozen[key] == trained[key]).all(), key
+    assert not (frozen["fc4.weight"] == trained["fc4.weight"]).all()
+
+
+def test_an_encoder_of_another_size_is_refused_in_one_line(tmp_path, capsys, small_splits):
+    from vae.train import TrainConfig, train
+
+    source = tmp_path / "encoder.safetensors"
+    train(TrainConfig(head="sigmoid", latent=2, hidden=32, epochs=1, batch_size=64), source, *small_splits, device="cpu")
+    code = main(["--heads", "raw", "--lrs", "0.001", "--seeds", "1", "--latent", "20", "--encoder-from", str(source),
+                 "--out", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "has latent 2, hidden 32; the sweep asks for latent 20, hidden 400" in err
+    assert err.count("\n") == 1 and not (tmp_path / "r.json").exists()
+    (tmp_path / "junk.safetensors").write_bytes(b"junk" * 100)
+    assert main(["--heads", "raw", "--lrs", "0.001", "--seeds", "1", "--encoder-from", str(tmp_path / "junk.safetensors"),
+                 "--out", str(tmp_path / "r.json")]) == 2
+    assert capsys.readouterr().err.startswith("error: --encoder-from: ")

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -112,6 +113,7 @@ class SweepConfig:
     epochs: int = 10
     batch_size: int = 128
     encoder_from: dict | None = None  # {"file": name, "sha256": hex} of the frozen encoder's checkpoint
+    encoder_path: str | None = None   # where that checkpoint is here (not part of the file's identity)
 
     def to_dict(self) -> dict:
         return {"dataset": self.dataset, "latent": self.latent, "hidden": self.hidden, "epochs": self.epochs,
@@ -310,19 +312,29 @@ def read_results(path: str | Path, cfg: SweepConfig | None = None) -> dict:
     return doc
 
 
-def encoder_source(path: str | Path) -> dict:
-    """How a results file names the checkpoint whose encoder its decoders were trained on."""
+def encoder_source(path: str | Path, latent: int, hidden: int) -> dict:
+    """How a results file names the checkpoint whose encoder its decoders train on (checked to
+    be a valid checkpoint of the sweep's latent and hidden sizes)."""
+    from .checkpoints import CheckpointError, load_checkpoint
+
     path = Path(path)
     try:
+        ckpt = load_checkpoint(path)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except CheckpointError as err:
+        raise SweepError(f"--encoder-from: {err}") from None
     except OSError as err:
         raise SweepError(f"cannot read --encoder-from {path} ({err.strerror or err})") from None
+    if (ckpt.config.latent, ckpt.config.hidden) != (latent, hidden):
+        raise SweepError(f"--encoder-from {path.name} has latent {ckpt.config.latent}, hidden {ckpt.config.hidden}; "
+                         f"the sweep asks for latent {latent}, hidden {hidden}")
     return {"file": path.name, "sha256": digest}
 
 
 def _train_config(cfg: SweepConfig, head: str, lr: float, seed: int) -> TrainConfig:
+    decoder_only = {"encoder_from": cfg.encoder_path} if cfg.encoder_path else {}
     return TrainConfig(head=head, latent=cfg.latent, hidden=cfg.hidden, epochs=cfg.epochs,
-                       batch_size=cfg.batch_size, lr=lr, seed=seed, dataset=cfg.dataset)
+                       batch_size=cfg.batch_size, lr=lr, seed=seed, dataset=cfg.dataset, **decoder_only)
 
 
 def _new_document(cfg: SweepConfig) -> dict:
@@ -404,9 +416,10 @@ def main(argv: Iterable[str] | None = None) -> int:
             raise SweepError("--epochs must be at least 1")
         if args.jobs < 1:
             raise SweepError("--jobs must be at least 1")
-        if args.encoder_from is not None:
-            raise SweepError("--encoder-from needs decoder-only training in vae.train, which this version lacks")
         cfg = SweepConfig(dataset=args.dataset, latent=args.latent, epochs=args.epochs)
+        if args.encoder_from is not None:
+            cfg = dataclasses.replace(cfg, encoder_from=encoder_source(args.encoder_from, cfg.latent, cfg.hidden),
+                                      encoder_path=str(args.encoder_from))
         _train_config(cfg, grid.heads[0], grid.lrs[0], grid.seeds[0])  # latent/hidden checks, before loading data
         if args.out.exists():
             read_results(args.out, cfg)
