@@ -6,6 +6,7 @@ st.set_page_config(page_title="Why the sigmoid? - VAE decoder explorer", page_ic
 
 PAGES = [
     st.Page("pages/explorer.py", title="Latent explorer", icon=":material/tune:", default=True),
+    ANSWERS := st.Page("pages/answers.py", title="The answers, tested", icon="🧪"),
     st.Page("pages/reconstructions.py", title="Reconstructions and likelihoods", icon=":material/compare:"),
     st.Page("pages/heads.py", title="Activation comparison", icon=":material/bar_chart:"),
     st.Page("pages/latent_map.py", title="Latent map and interpolation", icon=":material/grid_on:"),
@@ -21,5 +22,6 @@ with st.sidebar:
     st.markdown(
         "**The question:** *\"Why does the decoder use a sigmoid on the last layer? I removed it and the "
         "results still look nice.\"* Each page shows one part of the answer with real trained models.")
+    st.page_link(ANSWERS, label="The answers, tested: each claim checked with real runs", icon="🧪")
 
 st.navigation(PAGES).run()
