@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test test-fast lint browser checkpoints screenshots clean
+.PHONY: run test test-fast lint browser checkpoints sweep screenshots clean
 
 # The app's venv: runtime packages only.
 $(VENV)/.runtime: requirements.txt
@@ -43,6 +43,10 @@ test-fast: lint
 # Retrain the shipped checkpoints: make checkpoints MNIST_ROOT=../shared/data FASHION_ROOT=data
 checkpoints: $(VENV)/.runtime
 	PYTHON=$(PY) scripts/train_shipped.sh $(MNIST_ROOT) $(FASHION_ROOT) $(EPOCHS)
+
+# Re-run the shipped sweep (results/, read by "The answers, tested"): make sweep MNIST_ROOT=../shared/data
+sweep: $(VENV)/.runtime
+	PYTHON=$(PY) scripts/sweep_shipped.sh $(MNIST_ROOT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-output
