@@ -139,8 +139,10 @@ def main() -> None:
         doc = results[key]
         final, epochs = evidence.final_table(doc), evidence.epoch_table(doc)
         cfg = doc["config"]
-        st.caption(f"{evidence.run_count_sentence(final)}; {cfg['epochs']} epochs each, {cfg.get('dataset')} "
-                   f"latent {cfg['latent']}, Adam, batch {cfg.get('batch_size')}, {doc['n_train']} training images.")
+        st.caption(f"{evidence.run_count_sentence(final)}; {cfg['epochs']} epochs each on {doc['n_train'] or '?'} "
+                   f"{cfg['dataset']} training images, latent {cfg['latent']}, Adam, batch {cfg['batch_size']}"
+                   + ("; only the decoder trained, on the frozen encoder of the shipped sigmoid VAE." if doc["decoder_only"]
+                      else "; each run a whole VAE (encoder and decoder) from scratch."))
         step_range(final)
         step_learn(final, epochs)
         step_stability(final, epochs)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vae.datasets import DATASETS
 from vae.heads import HEADS
 
 SCHEMA = "vae-sweep/1"  # the schema vae.sweep writes (held equal to vae.sweep.SCHEMA by the tests)
@@ -52,11 +53,13 @@ def load_results(path: str | Path) -> dict:
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("runs"), list):
         raise ResultsError(f"{path.name} is not a sweep results file of schema {SCHEMA}")
     config = doc.get("config")
-    if not isinstance(config, dict) or not all(isinstance(config.get(k), int) for k in ("latent", "epochs")):
+    if (not isinstance(config, dict) or config.get("dataset") not in DATASETS
+            or not all(isinstance(config.get(k), int) for k in ("latent", "hidden", "epochs", "batch_size"))):
         raise ResultsError(f"{path.name} has no valid config")
-    return {"config": config, "runs": [_checked_run(r, path.name) for r in doc["runs"]],
-            "n_train": doc.get("n_train"), "n_test": doc.get("n_test"),
-            "machine": doc.get("machine"), "versions": doc.get("versions"), "wall_seconds": doc.get("wall_seconds")}
+    counts = {k: doc.get(k) if isinstance(doc.get(k), int) else None for k in ("n_train", "n_test")}
+    return {"config": {k: config[k] for k in ("dataset", "latent", "hidden", "epochs", "batch_size")},
+            "decoder_only": bool(config.get("encoder_from")), **counts,
+            "runs": [_checked_run(r, path.name) for r in doc["runs"]]}
 
 
 def _checked_run(run: object, name: str) -> dict:

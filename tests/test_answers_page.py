@@ -102,3 +102,16 @@ def test_the_first_screen_links_to_the_tour():
     at = run_app()
     links = [e for e in at.sidebar.get("page_link")]
     assert any("answers" in e.proto.page and "The answers, tested" in e.proto.label for e in links)
+
+
+def test_the_decoder_only_results_can_be_chosen_and_say_what_they_are(monkeypatch, tmp_path):
+    whole = write_results(tmp_path / "whole.json", synthetic_results(sigmoid_wins=True))
+    doc = synthetic_results(sigmoid_wins=False)
+    doc["config"]["encoder_from"] = {"file": "mnist-sigmoid-z20.safetensors", "sha256": "0" * 64}
+    monkeypatch.setattr(evidence, "SHIPPED", {"whole": whole, "decoder-only": write_results(tmp_path / "dec.json", doc)})
+    at = run_app(PAGE)
+    assert "each run a whole VAE" in at.caption[0].value
+    verdict_of(at, "holds", "raw: 2 of 4 runs diverged")
+    at.radio(key="answers_results").set_value("decoder-only").run()
+    assert "only the decoder trained, on the frozen encoder" in at.caption[0].value
+    verdict_of(at, "does not hold", "sigmoid: 2 of 4 runs diverged")
