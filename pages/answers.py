@@ -50,27 +50,30 @@ def verdict(v: evidence.Verdict) -> None:
 
 
 def claim(number: int, text: str, who: str) -> None:
+    """A step's heading: the claim, quoted as the answer wrote it (or named), and whose it is."""
     st.subheader(f"{number}. {text}")
     st.caption(who)
 
 
-def step_range(final) -> None:
-    claim(1, "“The sigmoid forces the output into [0, 1], the range of pixel intensities”", "accepted answer")
+def step_range(final, n_test: int | None) -> None:
+    claim(1, "“sigmoid forces the output to the range [0, 1]”", "the accepted answer (Sandro H)")
     data = sample_range()
     st.markdown(f"`ToTensor()` divides bytes by 255: the shipped MNIST sample spans **{data['min']:g} … "
-                f"{data['max']:g}**. Each point below is one training run, scored on the 10,000 test digits.")
+                f"{data['max']:g}**. Each point below is one training run, its decoder scored on "
+                f"{n_test or 'the'} test images (z = posterior mean).")
     st.plotly_chart(figs.out_of_range_by_head(final), key="answers_range")
     verdict(evidence.verdict_range(final))
 
 
 def step_learn(final, epochs) -> None:
-    claim(2, "“Without it, the network has to learn that range”", "accepted answer")
+    claim(2, "“If you remove the sigmoid, the NN will have to learn that all the outputs should be in the range "
+             "[0, 1]”", "the accepted answer")
     st.plotly_chart(figs.range_over_epochs(epochs, "raw"), key="answers_learn")
     verdict(evidence.verdict_learns_range(epochs, "raw"))
 
 
 def step_stability(final, epochs) -> None:
-    claim(3, "“The sigmoid might help making the learning process more stable”", "accepted answer")
+    claim(3, "“The sigmoid might help making the learning process more stable”", "the accepted answer")
     table = evidence.by_head_and_lr(final)
     names = {"bce": "BCE (clipped pixels)", "mse": "MSE"}
     metric = st.segmented_control("Yardstick", list(names), default="bce", required=True, key="answers_metric",
@@ -84,7 +87,11 @@ def step_stability(final, epochs) -> None:
 
 
 def step_probability() -> None:
-    claim(4, "“It converts the results into a probability”", "second answer")
+    claim(4, "“it'll convert the results into a probability, expressed as a real number between 0 and 1”",
+          "the second answer (Jim J)")
+    st.markdown("A Bernoulli's mean is a probability, and BCE is its negative log-likelihood — for targets that are "
+                "0 or 1. Read as a likelihood of a grey level x ∈ [0, 1], exp(−BCE) should integrate to 1 over x. "
+                "PyTorch integrates it below for a λ you choose.")
     lam = st.select_slider("λ = sigmoid(logit)", options=[0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95], value=0.9,
                            key="answers_lambda")
     density = bce_demo.bce_as_density(lam)
@@ -96,7 +103,10 @@ def step_probability() -> None:
 
 
 def step_display(final) -> None:
-    claim(5, "“The images are in [0, 1], and save_image expects values in [0, 1]”", "third answer")
+    claim(5, "“torchvision.utils.save_image() also takes tensor whose pixel value range from 0 to 1”",
+          "the third answer (Wade Wang)")
+    st.markdown("The data are in [0, 1], and so is what `save_image` can show. Below, `torchvision.utils.save_image` "
+                "writes a PNG of a few values in and out of that range, and the bytes are read back.")
     written = dict(zip(DISPLAY_VALUES, bce_demo.save_image_roundtrip(DISPLAY_VALUES)))
     st.dataframe({"value": list(written), "byte save_image wrote": list(written.values())}, hide_index=True,
                  key="answers_save_image")
@@ -111,7 +121,11 @@ def step_display(final) -> None:
 
 
 def step_saturation() -> None:
-    claim(6, "Where the sigmoid lives: in the model, or inside the loss?", "numerical stability")
+    claim(6, "Where the sigmoid lives: in the model, or inside the loss?", "numerical stability, which no answer mentions")
+    saturation = bce_demo.sigmoid_saturation_point()
+    st.markdown("The classic example applies `torch.sigmoid` in the decoder and `F.binary_cross_entropy` to its output. "
+                "`F.binary_cross_entropy_with_logits` takes the logit and does both in one stable formula. In float32, "
+                f"`torch.sigmoid(z)` is exactly 1.0 for every z ≥ {saturation:.4f}, and BCE clamps log 0 to −100.")
     c1, c2 = st.columns(2)
     logit = c1.slider("logit z", -30.0, 30.0, 20.0, 0.5, key="answers_logit")
     target = c2.select_slider("target pixel x", options=[0.0, 0.25, 0.5, 0.75, 1.0], value=0.0, key="answers_target")
@@ -123,7 +137,7 @@ def step_saturation() -> None:
         "d loss / d z": [point.sigmoid_bce_grad, point.logits_bce_grad, point.exact_grad],
     }, hide_index=True, key="answers_point")
     st.plotly_chart(figs.saturation_curves(bce_demo.loss_curves(target), logit, target), key="answers_curves")
-    verdict(evidence.verdict_saturation(point, bce_demo.sigmoid_saturation_point()))
+    verdict(evidence.verdict_saturation(point, saturation))
 
 
 def main() -> None:
@@ -143,7 +157,7 @@ def main() -> None:
                    f"{cfg['dataset']} training images, latent {cfg['latent']}, Adam, batch {cfg['batch_size']}"
                    + ("; only the decoder trained, on the frozen encoder of the shipped sigmoid VAE." if doc["decoder_only"]
                       else "; each run a whole VAE (encoder and decoder) from scratch."))
-        step_range(final)
+        step_range(final, doc["n_test"])
         step_learn(final, epochs)
         step_stability(final, epochs)
     loaders.torch_version()  # the steps below are live PyTorch computations
