@@ -19,6 +19,7 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import pickle
 import platform
@@ -107,6 +108,24 @@ def build_metadata(head: str, config: VAEConfig, **fields) -> dict:
     return {"format": FORMAT, "head": head, "config": config.to_dict(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": library_versions(), **fields}
+
+
+# The encoder's tensors, in the order encoder_sha256 hashes them.
+ENCODER_KEYS = ("fc1.weight", "fc1.bias", "fc21.weight", "fc21.bias", "fc22.weight", "fc22.bias")
+
+
+def encoder_sha256(weights: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 (hex) of the encoder's weights: what identifies a latent space.
+
+    The bytes hashed are each of :data:`ENCODER_KEYS` in that order, as float32 little-endian
+    in C order, concatenated. Decoders trained on a frozen encoder (``python -m vae.train
+    --encoder-from``) record it in their metadata as ``encoder_from = {"name", "sha256"}``;
+    two checkpoints with equal hashes map every image to the same z.
+    """
+    digest = hashlib.sha256()
+    for key in ENCODER_KEYS:
+        digest.update(np.ascontiguousarray(weights[key], dtype="<f4").tobytes())
+    return digest.hexdigest()
 
 
 def save_checkpoint(path: str | Path, model: VAE, meta: dict) -> Path:

@@ -50,10 +50,16 @@ class TrainStep:
 
     The model's parameters are re-homed into one flat buffer (their values kept), so the
     model always shows the trained weights: save it, evaluate it, ``load_state_dict`` into it.
+
+    With ``train_encoder=False`` only the decoder (fc3, fc4) learns: z is still drawn from
+    q(z|x) of the encoder as it is, the backward pass stops at fc3, the encoder's gradients
+    stay zero and Adam holds only the decoder's slice of the buffer, so the encoder's
+    weights are never written. The KL term is then a constant of the batch: reported in the
+    loss, not trained on.
     """
 
-    def __init__(self, model: VAE, head: Head, lr: float) -> None:
-        self.model, self.head = model, head
+    def __init__(self, model: VAE, head: Head, lr: float, train_encoder: bool = True) -> None:
+        self.model, self.head, self.train_encoder = model, head, train_encoder
         params = dict(model.named_parameters())
         if sorted(params) != sorted(_LAYOUT):
             raise ValueError(f"TrainStep needs exactly the parameters {', '.join(_LAYOUT)}")
@@ -78,7 +84,15 @@ class TrainStep:
         w2, b2 = offsets["fc21.weight"], offsets["fc21.bias"]
         self.w["fc2.weight"], self.g["fc2.weight"] = (t[w2:w2 + z2 * hidden].view(z2, hidden) for t in (w, g))
         self.w["fc2.bias"], self.g["fc2.bias"] = (t[b2:b2 + z2] for t in (w, g))
-        self.optimizer = torch.optim.Adam([self.flat], lr=lr, fused=True)
+        if train_encoder:
+            self.optimizer = torch.optim.Adam([self.flat], lr=lr, fused=True)
+        else:
+            # fc3, fc4 sit last in the layout: the decoder is one contiguous tail of the buffer,
+            # a Parameter sharing its storage (and its gradient's), stepped in place.
+            tail = offsets["fc3.weight"]
+            decoder = torch.nn.Parameter(self.flat.detach()[tail:])
+            decoder.grad = self.flat.grad[tail:]
+            self.optimizer = torch.optim.Adam([decoder], lr=lr, fused=True)
 
     def __call__(self, x: torch.Tensor) -> float:
         """One step on the batch ``x`` (n x 784); returns its summed negative ELBO in nats.
@@ -118,6 +132,8 @@ class TrainStep:
         d_h3 = torch.ops.aten.threshold_backward(d_pre.mm(w["fc4.weight"]), s.h3, 0)
         torch.mm(d_h3.t(), s.z, out=g["fc3.weight"])
         torch.sum(d_h3, 0, out=g["fc3.bias"])
+        if not self.train_encoder:
+            return
         d_z = d_h3.mm(w["fc3.weight"])
         # z = mu + exp(logvar / 2) * eps; KL = -1/2 sum(1 + logvar - mu^2 - exp(logvar)).
         d_stats = torch.cat([d_z + s.mu, 0.5 * (d_z * s.eps * s.std + s.logvar.exp() - 1)], dim=1)

@@ -8,6 +8,11 @@ lives in one tensor and batches are index slices of it (no per-sample DataLoader
 each step is :class:`vae.step.TrainStep` (hand-written backward, one fused Adam).
 Next to the checkpoint, ``NAME.resume.pt`` holds what ``--resume`` needs (weights,
 optimizer state, random streams); it is not a shipped artifact.
+
+Decoder only: ``--encoder-from CHECKPOINT`` copies that checkpoint's encoder (fc1, fc21, fc22),
+freezes it and trains only a new decoder (fc3, fc4) with ``--head``'s likelihood on z ~ q(z|x).
+The decoder then lives in the source's latent space: the same z means the same digit for both,
+so the app can compare decoders that differ only in their last activation and loss.
 """
 
 from __future__ import annotations
@@ -19,11 +24,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from .atomic import write_atomically
-from .checkpoints import Checkpoint, CheckpointError, build_metadata, save_checkpoint
+from .checkpoints import (
+    ENCODER_KEYS,
+    Checkpoint,
+    CheckpointError,
+    build_metadata,
+    encoder_sha256,
+    load_checkpoint,
+    save_checkpoint,
+)
 from .data import DatasetError, Split, load_split, shuffled_batches
 from .datasets import DATASETS
 from .evaluate import evaluate
@@ -57,12 +71,16 @@ class TrainConfig:
     lr: float = 1e-3
     seed: int = 1
     dataset: str = "mnist"
+    # A checkpoint whose encoder is copied and frozen: only the decoder trains (None: the whole VAE).
+    encoder_from: str | None = None
 
     def __post_init__(self) -> None:
         get_head(self.head)
         VAEConfig(latent=self.latent, hidden=self.hidden)
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r} (known: {', '.join(DATASETS)})")
+        if self.encoder_from is not None and (not isinstance(self.encoder_from, str) or not self.encoder_from):
+            raise ValueError("encoder_from must be the path of a checkpoint")
         if self.epochs < 1 or self.batch_size < 1 or not (0 < self.lr < 10):
             raise ValueError("epochs and batch size must be positive and the learning rate in (0, 10)")
 
@@ -96,6 +114,9 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
     With ``resume``, continue from ``out``'s resume state up to ``cfg.epochs``; the result
     is identical to an uninterrupted run with the same seed. A non-finite loss stops the
     run with :class:`TrainingError` and leaves the last saved epoch untouched.
+    With ``cfg.encoder_from``, the encoder is that checkpoint's, frozen (byte-identical in
+    every checkpoint written), and only the decoder trains; the metadata's ``encoder_from``
+    names the source and the SHA-256 of its encoder (:func:`vae.checkpoints.encoder_sha256`).
     ``on_step(epoch, step, loss, grad)`` is called after every step with its summed loss and
     the flat gradient buffer it wrote (stale when the loss is non-finite: that step is skipped).
     """
@@ -105,14 +126,23 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
     x_train = train_split.as_float(device)
     x_test = test_split.as_float(device)
 
+    source = _encoder_source(cfg, out) if cfg.encoder_from else None
     torch.manual_seed(cfg.seed)
-    model = VAE(VAEConfig(latent=cfg.latent, hidden=cfg.hidden)).to(device)
-    train_step = TrainStep(model, head, cfg.lr)
+    model = VAE(VAEConfig(latent=cfg.latent, hidden=cfg.hidden))
+    if source is not None:
+        with torch.no_grad():
+            for key in ENCODER_KEYS:
+                model.get_parameter(key).copy_(torch.tensor(source.weights[key]))
+    model = model.to(device)
+    train_step = TrainStep(model, head, cfg.lr, train_encoder=source is None)
     shuffle_gen = torch.Generator().manual_seed(cfg.seed)
     history: list[dict] = []
     start_epoch, elapsed = 0, 0.0
+    frozen_sha = encoder_sha256(source.weights) if source is not None else None
+    encoder_from = {"name": source.name, "sha256": frozen_sha} if source is not None else None
     if resume:
-        start_epoch, history, elapsed = _load_resume_state(out, cfg, model, train_step.optimizer, shuffle_gen)
+        start_epoch, history, elapsed = _load_resume_state(out, cfg, model, train_step.optimizer, shuffle_gen,
+                                                           frozen_sha)
         if start_epoch >= cfg.epochs:
             raise TrainingError(f"{out} already has {start_epoch} epochs; ask for more with --epochs")
 
@@ -122,7 +152,7 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
         model.train()
         total, seen = 0.0, 0
         batches = shuffled_batches(len(x_train), cfg.batch_size, shuffle_gen)
-        bar = _bar(batches, steps, f"epoch {epoch}/{cfg.epochs}") if show_bar else batches
+        bar: Any = _bar(batches, steps, f"epoch {epoch}/{cfg.epochs}") if show_bar else batches
         for step, idx in enumerate(bar, 1):
             value = train_step(x_train.index_select(0, idx.to(device)))
             if on_step:
@@ -145,24 +175,44 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
                                 diverged_at=(epoch, steps))
         history.append({"epoch": epoch, "train_loss": total / seen, "test_loss": metrics.neg_elbo,
                         "seconds": round(elapsed, 3)})
+        frozen = f"; KL {metrics.kl:.4f}, fixed by the frozen encoder" if source is not None else ""
         print(f"====> epoch {epoch}: train loss {total / seen:.4f}, test loss {metrics.neg_elbo:.4f} "
-              f"(z = mean {metrics.neg_elbo_mean_z:.4f}) nats/image", file=sys.stderr if show_bar else sys.stdout)
+              f"(z = mean {metrics.neg_elbo_mean_z:.4f}) nats/image{frozen}", file=sys.stderr if show_bar else sys.stdout)
         meta = build_metadata(cfg.head, model.config, dataset=cfg.dataset, epochs=epoch, seed=cfg.seed,
                               batch_size=cfg.batch_size, lr=cfg.lr, history=history,
                               metrics=metrics.to_dict(), train_seconds=round(elapsed, 3),
-                              n_train=len(x_train), n_test=len(x_test), device=str(device))
+                              n_train=len(x_train), n_test=len(x_test), device=str(device),
+                              **({"encoder_from": encoder_from} if encoder_from else {}))
         # Checkpoint first: if the second write fails or the run is killed between the two, the
         # resume state is one epoch behind and --resume redoes that epoch (identically), never the reverse.
         try:
             save_checkpoint(out, model, meta)
         except CheckpointError as err:
             raise TrainingError(f"{err}; the previous checkpoint is intact") from None
-        _save_resume_state(out, epoch, history, elapsed, model, train_step.optimizer, shuffle_gen)
+        _save_resume_state(out, epoch, history, elapsed, model, train_step.optimizer, shuffle_gen, frozen_sha)
         if progress:
             progress(Progress(epoch, cfg.epochs, steps, steps, total / seen, metrics.neg_elbo, history,
                               metrics.to_dict()))
     model.eval().requires_grad_(False)
     return Checkpoint.from_model(model.cpu(), head, meta, out)
+
+
+def _encoder_source(cfg: TrainConfig, out: Path) -> Checkpoint:
+    """The validated checkpoint whose encoder ``cfg`` freezes; TrainingError (one line) if it cannot serve."""
+    path = Path(str(cfg.encoder_from))
+    if path.resolve() == out.resolve():
+        raise TrainingError(f"--encoder-from and --out are the same file ({path}); write the decoder to a new file")
+    try:
+        source = load_checkpoint(path)
+    except CheckpointError as err:
+        raise TrainingError(f"cannot take the encoder from {err}") from None
+    for what, theirs, ours in (("latent size", source.config.latent, cfg.latent),
+                               ("hidden size", source.config.hidden, cfg.hidden),
+                               ("dataset", source.dataset, cfg.dataset)):
+        if theirs != ours:
+            raise TrainingError(f"the encoder of {path.name} has {what} {theirs}, not {ours}; "
+                                f"train the decoder with the same {what}")
+    return source
 
 
 def _diverged(what: str, epoch: int, cfg: TrainConfig, out: Path) -> str:
@@ -177,8 +227,9 @@ def _bar(iterable, total: int, desc: str):
 
 
 def _save_resume_state(out: Path, epoch: int, history: list[dict], elapsed: float, model: VAE,
-                       optimizer: torch.optim.Optimizer, shuffle_gen: torch.Generator) -> None:
-    state = {"epoch": epoch, "history": history, "elapsed": elapsed,
+                       optimizer: torch.optim.Optimizer, shuffle_gen: torch.Generator,
+                       frozen_encoder: str | None = None) -> None:
+    state = {"epoch": epoch, "history": history, "elapsed": elapsed, "frozen_encoder": frozen_encoder,
              "model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "torch_rng": torch.get_rng_state(), "shuffle_rng": shuffle_gen.get_state()}
     if torch.cuda.is_available():
@@ -190,12 +241,23 @@ def _save_resume_state(out: Path, epoch: int, history: list[dict], elapsed: floa
 
 
 def _load_resume_state(out: Path, cfg: TrainConfig, model: VAE, optimizer: torch.optim.Optimizer,
-                       shuffle_gen: torch.Generator) -> tuple[int, list[dict], float]:
+                       shuffle_gen: torch.Generator, frozen_encoder: str | None = None) -> tuple[int, list[dict], float]:
     path = resume_path(out)
     if not path.is_file():
         raise TrainingError(f"cannot resume: {path} does not exist (it is written after each finished epoch)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # never runs code from the file
+    except Exception as err:
+        raise TrainingError(f"cannot resume from {path}: {type(err).__name__}: {_first_line(err)}") from None
+    # A whole-VAE run and a decoder-only one (or one on another encoder) have different optimizer
+    # layouts and latent spaces: one never continues the other.
+    saved_sha = state.get("frozen_encoder") if isinstance(state, dict) else None
+    if saved_sha != frozen_encoder:
+        def kind(sha):
+            return f"a decoder on the frozen encoder {str(sha)[:12]}" if sha else "a whole VAE"
+        raise TrainingError(f"cannot resume from {path}: it holds {kind(saved_sha)}, "
+                            f"but this run trains {kind(frozen_encoder)}")
+    try:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
@@ -204,8 +266,12 @@ def _load_resume_state(out: Path, cfg: TrainConfig, model: VAE, optimizer: torch
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         return int(state["epoch"]), list(state["history"]), float(state["elapsed"])
     except Exception as err:
-        raise TrainingError(f"cannot resume from {path}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
+        raise TrainingError(f"cannot resume from {path}: {type(err).__name__}: {_first_line(err)} "
                             f"(was it written by this version of vae.train, with the same --head/--latent/--hidden?)") from None
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).splitlines()[0] if str(err) else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,16 +291,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="checkpoint to write (.safetensors)")
     parser.add_argument("--resume", action="store_true", help="continue from the resume state next to --out")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
+    parser.add_argument("--encoder-from", type=Path, metavar="CHECKPOINT",
+                        help="freeze this checkpoint's encoder and train only a decoder (same latent/hidden/dataset)")
     args = parser.parse_args(argv)
     try:
         cfg = TrainConfig(head=args.head, latent=args.latent, hidden=args.hidden, epochs=args.epochs,
-                          batch_size=args.batch_size, lr=args.lr, seed=args.seed, dataset=args.dataset)
+                          batch_size=args.batch_size, lr=args.lr, seed=args.seed, dataset=args.dataset,
+                          encoder_from=str(args.encoder_from) if args.encoder_from else None)
         if args.out.suffix != ".safetensors":
             raise ValueError("--out must end in .safetensors")
+        if cfg.encoder_from:
+            _encoder_source(cfg, args.out)  # a bad source fails before the data is loaded
         train_split = load_split(cfg.dataset, True, args.data_dir, download=not args.no_download)
         test_split = load_split(cfg.dataset, False, args.data_dir, download=not args.no_download)
         print(f"training {cfg.head} head, latent {cfg.latent}, on {len(train_split)} {cfg.dataset} images "
-              f"({torch.get_num_threads()} threads)")
+              f"({torch.get_num_threads()} threads)"
+              + (f"; decoder only, on the frozen encoder of {cfg.encoder_from}" if cfg.encoder_from else ""))
         ckpt = train(cfg, args.out, train_split, test_split, resume=args.resume, device=args.device, show_bar=True)
     except (ValueError, DatasetError, TrainingError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
