@@ -18,6 +18,7 @@ import streamlit as st
 from services.catalog import Catalog, load_catalog
 from services.decoding import encode_mean
 from services.display import HIST_BINS, HIST_RANGE, histogram
+from services.pairing import Pairing
 from vae.checkpoints import Checkpoint
 from vae.data import Split, load_sample
 
@@ -46,7 +47,14 @@ def catalog() -> Catalog:
 def refresh_catalog() -> None:
     """Forget the cached catalog and the per-model caches so new checkpoints show up."""
     catalog.clear()
+    pairing.clear()
     sample_encodings.clear()
+
+
+@st.cache_resource(show_spinner=False)
+def pairing() -> Pairing:
+    """Which checkpoints share an encoder (hashing every encoder once per catalog)."""
+    return Pairing.of(catalog())
 
 
 @st.cache_resource(show_spinner=False)

@@ -13,6 +13,7 @@ import streamlit as st
 
 Z_KEY = "z"
 Z_REV_KEY = "z_revision"
+Z_OFFSETS_KEY = "z_offsets"  # {"anchor": "#5", "offsets": {checkpoint: list}}, see set_z
 Z_LIMIT = 3.0  # sliders span +-3 prior standard deviations
 Z_STEP = 0.05
 MAX_LATENT = 128  # longest z accepted from a link or the browser
@@ -53,10 +54,28 @@ def z_revision() -> int:
     return st.session_state.get(Z_REV_KEY, 0)
 
 
-def set_z(z: np.ndarray) -> None:
-    """Set the shared point from the server side; the explorer's sliders follow it."""
+def set_z(z: np.ndarray, offsets: dict[str, np.ndarray] | None = None, anchor: str = "") -> None:
+    """Set the shared point from the server side; the explorer's sliders follow it.
+
+    ``offsets``: checkpoints with a latent space of their own (independently trained VAEs) that
+    decode z + offset instead, so that each starts from its own encoding of the digit ``anchor``
+    and the sliders move all of them alike. Any later z set on the server drops them.
+    """
     st.session_state[Z_KEY] = [float(v) for v in snap_z(z)]
     st.session_state[Z_REV_KEY] = z_revision() + 1
+    st.session_state[Z_OFFSETS_KEY] = {"anchor": anchor, "offsets": {
+        name: [float(v) for v in offset] for name, offset in (offsets or {}).items()}}
+
+
+def z_offset(name: str, latent: int) -> np.ndarray | None:
+    """What checkpoint ``name`` adds to z (see :func:`set_z`), or None."""
+    offset = st.session_state.get(Z_OFFSETS_KEY, {}).get("offsets", {}).get(name)
+    return None if offset is None or len(offset) != latent else np.asarray(offset, dtype=float)
+
+
+def z_anchor() -> str:
+    """The digit the current offsets were measured at ("#5"), or ""."""
+    return st.session_state.get(Z_OFFSETS_KEY, {}).get("anchor", "")
 
 
 def take_z_from_sliders(values) -> bool:
