@@ -181,3 +181,15 @@ def test_other_pages_render_in_the_browser(app_page, slug):
     page.get_by_role("heading", name=PAGES[slug]).first.wait_for()
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(SHOTS / f"{slug}.png"), full_page=True)
+
+
+def test_the_answers_tour_renders_six_verdicts_and_reaches_the_explorer(app_page):
+    url, page = app_page
+    page.goto(f"{url}/answers")
+    wait_idle(page)
+    page.get_by_role("heading", name="The answers, tested").first.wait_for()
+    page.get_by_text("Verdict:").nth(5).wait_for()  # one per claim, the live ones included
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(SHOTS / "answers.png"), full_page=True)
+    link = page.get_by_role("link", name=re.compile("clipped as save_image does"))
+    assert re.search(r"view=raw&display=clip", link.get_attribute("href") or "")
