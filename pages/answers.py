@@ -83,6 +83,7 @@ def step_stability(final, epochs) -> None:
                "sigmoid head's own loss and MSE the raw head's, so look at both. Runs that diverged have no final "
                "value and are counted below.")
     st.dataframe(figs.divergence_table(table), hide_index=True, key="answers_divergence")
+    st.plotly_chart(figs.grad_norm_vs_lr(table), key="answers_grad")
     verdict(evidence.verdict_stability(final, "sigmoid", "raw"))
 
 

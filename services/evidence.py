@@ -231,9 +231,13 @@ def verdict_stability(final: pd.DataFrame, a: str = "sigmoid", b: str = "raw") -
     if len(spread) == 2:
         text += ("Sensitivity to the learning rate (worst mean BCE over best) — "
                  + "; ".join(f"{h}: ×{spread[h]:.2f}" for h in (a, b)) + ". ")
+    grads = {h: final.loc[final["head"] == h, "max_grad_norm"] for h in (a, b)}
+    if all(g.notna().any() for g in grads.values()):
+        text += ("Largest gradient norm of any step — " + "; ".join(
+            f"{h}: {grads[h].max():.3g}" if np.isfinite(grads[h].max()) else f"{h}: not finite" for h in (a, b)) + ". ")
     da, db = len(div[a]), len(div[b])
     by_div = (da < db) - (da > db)  # +1: a diverged less
-    by_spread = 0 if len(spread) < 2 else (spread[a] < spread[b]) - (spread[a] > spread[b])
+    by_spread = 0 if len(spread) < 2 else int(spread[a] < spread[b]) - int(spread[a] > spread[b])
     if by_div > 0 or (by_div == 0 and by_spread > 0):
         status = "holds" if by_spread >= 0 else "partly"
     elif by_div < 0 or (by_div == 0 and by_spread < 0):

@@ -71,6 +71,19 @@ def test_the_stability_verdict_flips_with_who_diverged(tmp_path):
     assert "the lower BCE at 0 of 1" in raw.text and "raw head was the more stable" in raw.text
 
 
+@pytest.mark.parametrize("sigmoid_wins, status, words", [
+    (True, "holds", "sigmoid head was the more stable: no more divergences and its result depended less"),
+    (False, "does not hold", "raw head was the more stable: no more divergences and its result depended less"),
+])
+def test_without_divergences_the_stability_verdict_follows_the_learning_rate_sensitivity(tmp_path, sigmoid_wins,
+                                                                                         status, words):
+    doc = evidence.load_results(write_results(tmp_path / "r.json", synthetic_results(sigmoid_wins, diverge=False)))
+    v = evidence.verdict_stability(evidence.final_table(doc))
+    assert v.status == status and words in v.text, v.text
+    assert "none of 4 runs diverged; raw: none of 4 runs diverged" in v.text
+    assert "Sensitivity to the learning rate (worst mean BCE over best) — sigmoid: ×" in v.text
+
+
 def test_verdicts_say_when_the_results_cannot_decide(tmp_path):
     final, epochs = _tables(tmp_path, True)
     only_sigmoid = final[final["head"] == "sigmoid"]

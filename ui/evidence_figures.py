@@ -79,6 +79,20 @@ def metric_vs_lr(table: pd.DataFrame, metric: str = "bce", diverged_note: bool =
     return fig
 
 
+def grad_norm_vs_lr(table: pd.DataFrame) -> go.Figure:
+    """The largest gradient norm any step of any seed saw, against the learning rate, per head (log-log)."""
+    fig = go.Figure()
+    for head, g in table.groupby("head", sort=False):
+        g = g[np.isfinite(g["max_grad_norm"])].sort_values("lr")
+        fig.add_trace(go.Scatter(x=g["lr"], y=g["max_grad_norm"], mode="lines+markers", name=head,
+                                 line=dict(color=_color(head)),
+                                 hovertemplate=f"{head}, lr " + "%{x:g}: %{y:.3g}<extra></extra>"))
+    fig.update_layout(title="Largest gradient norm of any training step (all seeds)", height=340, margin=_MARGIN,
+                      xaxis=dict(type="log", title="learning rate (Adam)"),
+                      yaxis=dict(type="log", title="‖gradient‖ of a batch's summed loss"))
+    return fig
+
+
 def divergence_table(table: pd.DataFrame) -> pd.DataFrame:
     """Heads as rows, learning rates as columns: 'diverged of runs'."""
     cells = table.assign(cell=[f"{d} of {r}" for d, r in zip(table["diverged"], table["runs"])])
