@@ -198,10 +198,16 @@ def verdict_learns_range(epochs: pd.DataFrame, head: str = "raw", below: float =
 
 
 def verdict_stability(final: pd.DataFrame, a: str = "sigmoid", b: str = "raw") -> Verdict:
-    """Claim 3: the sigmoid makes learning more stable (than the raw head)."""
-    heads = set(final["head"])
-    if not {a, b} <= heads:
-        return Verdict("not shown", f"These results need runs of both the {a} and the {b} head.")
+    """Claim 3: the sigmoid makes learning more stable (than the raw head).
+
+    Compared only over the learning rates both heads were trained with. "More stable" means
+    fewer divergences first; with as many, a final result that depends less on the learning rate
+    (worst over best mean, in BCE *and* MSE: each yardstick favours the head trained with it).
+    """
+    lrs = sorted(set(final.loc[final["head"] == a, "lr"]) & set(final.loc[final["head"] == b, "lr"]))
+    if not lrs:
+        return Verdict("not shown", f"These results need runs of both the {a} and the {b} head at the same learning rates.")
+    final = final[final["head"].isin([a, b]) & final["lr"].isin(lrs)]
     table = by_head_and_lr(final)
     ta, tb = (table[table["head"] == h].set_index("lr") for h in (a, b))
     div = {h: final[(final["head"] == h) & final["diverged"]] for h in (a, b)}
@@ -214,47 +220,48 @@ def verdict_stability(final: pd.DataFrame, a: str = "sigmoid", b: str = "raw") -
         else:
             where = ", ".join(f"{int(c)} at lr {lr:g}" for lr, c in d.groupby("lr").size().items())
             parts.append(f"{h}: {len(d)} of {n[h]} runs diverged ({where})")
-    text = "Divergence — " + "; ".join(parts) + ". "
+    text = f"Over the {len(lrs)} learning rates both heads were trained with ({_lrs(lrs)}). Divergence — " + "; ".join(parts) + ". "
 
-    common = sorted(set(ta.index[ta["bce_mean"].notna()]) & set(tb.index[tb["bce_mean"].notna()]))
-    if common:
-        better_bce = [lr for lr in common if ta.at[lr, "bce_mean"] < tb.at[lr, "bce_mean"]]
-        better_mse = [lr for lr in common if ta.at[lr, "mse_mean"] < tb.at[lr, "mse_mean"]]
-        text += (f"Final quality — {a} ended with the lower BCE at {len(better_bce)} of {len(common)} learning rates"
-                 f" and the lower MSE at {len(better_mse)} of {len(common)}. ")
-    spread = {}
+    finished = sorted(set(ta.index[ta["bce_mean"].notna()]) & set(tb.index[tb["bce_mean"].notna()]))
+    if finished:
+        better_bce = [lr for lr in finished if ta.at[lr, "bce_mean"] < tb.at[lr, "bce_mean"]]
+        better_mse = [lr for lr in finished if ta.at[lr, "mse_mean"] < tb.at[lr, "mse_mean"]]
+        text += (f"Final quality — {a} ended with the lower BCE at {len(better_bce)} of {len(finished)} learning rates"
+                 f" and the lower MSE at {len(better_mse)} of {len(finished)}. ")
+    spread: dict[str, dict[str, float]] = {}
     for h, t in ((a, ta), (b, tb)):
         ok = t[t["bce_mean"].notna()]
         if len(ok) >= 2:
-            best, worst = ok["bce_mean"].idxmin(), ok["bce_mean"].idxmax()
-            spread[h] = ok.at[worst, "bce_mean"] / ok.at[best, "bce_mean"]
+            spread[h] = {m: float(ok[f"{m}_mean"].max() / ok[f"{m}_mean"].min()) for m in ("bce", "mse")}
+    by_spread = 0
     if len(spread) == 2:
-        text += ("Sensitivity to the learning rate (worst mean BCE over best) — "
-                 + "; ".join(f"{h}: ×{spread[h]:.2f}" for h in (a, b)) + ". ")
+        text += ("Sensitivity to the learning rate (worst mean over best, BCE / MSE) — "
+                 + "; ".join(f"{h}: ×{spread[h]['bce']:.2f} / ×{spread[h]['mse']:.2f}" for h in (a, b)) + ". ")
+        signs = {int(spread[a][m] < spread[b][m]) - int(spread[a][m] > spread[b][m]) for m in ("bce", "mse")}
+        by_spread = signs.pop() if len(signs) == 1 else 0  # the yardsticks must agree
     grads = {h: final.loc[final["head"] == h, "max_grad_norm"] for h in (a, b)}
     if all(g.notna().any() for g in grads.values()):
         text += ("Largest gradient norm of any step — " + "; ".join(
             f"{h}: {grads[h].max():.3g}" if np.isfinite(grads[h].max()) else f"{h}: not finite" for h in (a, b)) + ". ")
     da, db = len(div[a]), len(div[b])
-    by_div = (da < db) - (da > db)  # +1: a diverged less
-    by_spread = 0 if len(spread) < 2 else int(spread[a] < spread[b]) - int(spread[a] > spread[b])
+    by_div = int(da < db) - int(da > db)  # +1: a diverged less
     if by_div > 0 or (by_div == 0 and by_spread > 0):
         status = "holds" if by_spread >= 0 else "partly"
     elif by_div < 0 or (by_div == 0 and by_spread < 0):
         status = "does not hold" if by_spread <= 0 else "partly"
     else:
         status = "not shown"
+    less = " and its result depended less on the learning rate in both yardsticks."
     conclusion = {
         "holds": f"In these runs the {a} head was the more stable: "
-                 + ("it diverged less often" if by_div > 0 else "no more divergences")
-                 + (" and its result depended less on the learning rate." if by_spread > 0 else "."),
+                 + ("it diverged less often" if by_div > 0 else "no more divergences") + (less if by_spread > 0 else "."),
         "partly": f"Mixed: the {a} head " + ("diverged less often" if by_div > 0 else "diverged more often")
                   + " but its result " + ("depended more" if by_spread < 0 else "depended less")
                   + f" on the learning rate than the {b} head's.",
         "does not hold": f"In these runs the {b} head was the more stable: "
-                         + ("it diverged less often" if by_div < 0 else "no more divergences")
-                         + (" and its result depended less on the learning rate." if by_spread < 0 else "."),
-        "not shown": "These runs do not separate the two heads' stability.",
+                         + ("it diverged less often" if by_div < 0 else "no more divergences") + (less if by_spread < 0 else "."),
+        "not shown": "These runs do not separate the two heads' stability"
+                     + (" (the two yardsticks disagree on which depends more on the learning rate)." if len(spread) == 2 else "."),
     }[status]
     return Verdict(status, text + conclusion)
 

@@ -37,11 +37,11 @@ def synthetic_results(sigmoid_wins: bool, diverge: bool = True) -> dict:
         high = lr == max(LRS)
         for seed in SEEDS:
             if sigmoid_wins:
-                runs.append(_run("sigmoid", lr, seed, False, 80 + 5 * high, 8, [0.0, 0.0, 0.0]))
-                runs.append(_run("raw", lr, seed, high and diverge, 120 + 60 * high, 15, [35.0, 31.0, 30.0]))
+                runs.append(_run("sigmoid", lr, seed, False, 80 + 5 * high, 8 + high, [0.0, 0.0, 0.0]))
+                runs.append(_run("raw", lr, seed, high and diverge, 120 + 60 * high, 15 + 10 * high, [35.0, 31.0, 30.0]))
             else:
-                runs.append(_run("sigmoid", lr, seed, high and diverge, 95 + 60 * high, 12, [0.4, 0.3, 0.2]))
-                runs.append(_run("raw", lr, seed, False, 75 + 30 * high, 7, [5.0, 1.0, 0.2]))
+                runs.append(_run("sigmoid", lr, seed, high and diverge, 95 + 60 * high, 12 + 10 * high, [0.4, 0.3, 0.2]))
+                runs.append(_run("raw", lr, seed, False, 75 + 30 * high, 7 + high, [5.0, 1.0, 0.2]))
     return {"schema": "vae-sweep/1",
             "config": {"dataset": "mnist", "latent": 20, "hidden": 400, "epochs": EPOCHS, "batch_size": 128,
                        "encoder_from": None},

@@ -81,7 +81,26 @@ def test_without_divergences_the_stability_verdict_follows_the_learning_rate_sen
     v = evidence.verdict_stability(evidence.final_table(doc))
     assert v.status == status and words in v.text, v.text
     assert "none of 4 runs diverged; raw: none of 4 runs diverged" in v.text
-    assert "Sensitivity to the learning rate (worst mean BCE over best) — sigmoid: ×" in v.text
+    assert "Sensitivity to the learning rate (worst mean over best, BCE / MSE) — sigmoid: ×" in v.text
+
+
+def test_stability_is_compared_only_over_learning_rates_both_heads_tried(tmp_path):
+    final, _ = _tables(tmp_path, sigmoid_wins=False)
+    # The sigmoid's divergences at lr 0.03 disappear when raw was never trained there.
+    v = evidence.verdict_stability(final[~((final["head"] == "raw") & (final["lr"] == 3e-2))])
+    assert "Over the 1 learning rates both heads were trained with (0.001)" in v.text
+    assert "sigmoid: none of 2 runs diverged; raw: none of 2 runs diverged" in v.text
+    assert v.status == "not shown"
+
+
+def test_when_bce_and_mse_disagree_on_sensitivity_the_verdict_does_not_decide(tmp_path):
+    doc = synthetic_results(sigmoid_wins=True, diverge=False)
+    for run in doc["runs"]:
+        if run["head"] == "sigmoid" and run["lr"] == 3e-2:
+            for e in run["epochs"]:
+                e["mse"] = 100.0  # the sigmoid's MSE now worsens far more with the rate; its BCE still less
+    v = evidence.verdict_stability(evidence.final_table(evidence.load_results(write_results(tmp_path / "r.json", doc))))
+    assert v.status == "not shown" and "yardsticks disagree" in v.text
 
 
 def test_verdicts_say_when_the_results_cannot_decide(tmp_path):
