@@ -152,6 +152,8 @@ def test_adding_to_a_file_of_another_configuration_is_refused(tmp_path, small_sp
     (["--lrs", "fast"], "--lrs must be a comma-separated list"),
     (["--seeds", ","], "empty grid"),
     (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--jobs", "0"], "--jobs must be at least 1"),
+    *([(["--device", "cuda"], "no CUDA device is available")] if not torch.cuda.is_available() else []),
 ])
 def test_bad_input_is_one_line_and_exit_status_2(tmp_path, capsys, argv, message):
     args = {"--heads": "sigmoid", "--lrs": "0.001", "--seeds": "1"}

@@ -416,6 +416,8 @@ def main(argv: Iterable[str] | None = None) -> int:
             raise SweepError("--epochs must be at least 1")
         if args.jobs < 1:
             raise SweepError("--jobs must be at least 1")
+        if args.device == "cuda" and not torch.cuda.is_available():
+            raise SweepError("--device cuda: no CUDA device is available here")
         cfg = SweepConfig(dataset=args.dataset, latent=args.latent, epochs=args.epochs)
         if args.encoder_from is not None:
             cfg = dataclasses.replace(cfg, encoder_from=encoder_source(args.encoder_from, cfg.latent, cfg.hidden),
