@@ -106,6 +106,11 @@ class TrainStep:
             self.optimizer.step()
         return loss
 
+    def gradient(self) -> torch.Tensor:
+        """The last step's gradient, all parameters in one flat tensor (the buffer itself, not a copy)."""
+        assert self.flat.grad is not None  # set in __init__, written in place by every step
+        return self.flat.grad
+
     def forward(self, x: torch.Tensor) -> tuple[float, _Saved]:
         """The batch's summed negative ELBO and what :meth:`backward` needs (VAE.forward's ops and random draw)."""
         w, latent = self.w, self.model.config.latent
@@ -142,3 +147,41 @@ class TrainStep:
         d_h1 = torch.ops.aten.threshold_backward(d_stats.mm(w["fc2.weight"]), s.h1, 0)
         torch.mm(d_h1.t(), s.x, out=g["fc1.weight"])
         torch.sum(d_h1, 0, out=g["fc1.bias"])
+
+
+class AutogradStep:
+    """The same step the way the classic example writes it: ``loss.backward()`` and Adam on the module.
+
+    The reference :class:`TrainStep` is held to (``--step autograd`` trains with it); slower on a
+    CPU (bench/RESULTS.md, training) because autograd records a graph and allocates fresh
+    gradients every step. With ``train_encoder=False`` only fc3 and fc4 learn, on the same loss.
+    """
+
+    def __init__(self, model: VAE, head: Head, lr: float, train_encoder: bool = True) -> None:
+        self.model, self.head, self.train_encoder = model, head, train_encoder
+        if not train_encoder:
+            for layer in (model.fc1, model.fc21, model.fc22):
+                layer.requires_grad_(False)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(self.params, lr=lr, fused=True)
+
+    def __call__(self, x: torch.Tensor) -> float:
+        """One step on the batch ``x`` (n x 784); returns its summed negative ELBO in nats (see TrainStep)."""
+        pre, mu, logvar = self.model(x)
+        nll = self.head.nll(pre, x).sum()
+        kl = kl_to_standard_normal(mu, logvar).sum()
+        loss = float(nll.detach() + kl.detach())
+        if math.isfinite(loss):
+            self.optimizer.zero_grad(set_to_none=False)
+            # the KL term depends on the encoder alone: a constant when only the decoder trains
+            (nll + kl if self.train_encoder else nll).backward()
+            self.optimizer.step()
+        return loss
+
+    def gradient(self) -> torch.Tensor:
+        """The last step's gradient of every parameter, flattened into one tensor in the module's order."""
+        return torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros_like(p).flatten()
+                          for p in self.model.parameters()])
+
+
+STEPS: dict[str, type[TrainStep] | type[AutogradStep]] = {"handwritten": TrainStep, "autograd": AutogradStep}

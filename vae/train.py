@@ -5,7 +5,8 @@
 
 Defaults are the classic example's: Adam 1e-3, batch 128, seed 1. The whole split
 lives in one tensor and batches are index slices of it (no per-sample DataLoader);
-each step is :class:`vae.step.TrainStep` (hand-written backward, one fused Adam).
+each step is :class:`vae.step.TrainStep` (hand-written backward, one fused Adam), or with
+``--step autograd`` the plain ``loss.backward()`` step it is held to.
 Next to the checkpoint, ``NAME.resume.pt`` holds what ``--resume`` needs (weights,
 optimizer state, random streams); it is not a shipped artifact.
 
@@ -44,7 +45,7 @@ from .evaluate import evaluate
 from .heads import HEADS, get_head
 from .model import VAE, VAEConfig
 from .paths import DEFAULT_DATA_DIR
-from .step import TrainStep
+from .step import STEPS
 
 
 class TrainingError(RuntimeError):
@@ -73,6 +74,8 @@ class TrainConfig:
     dataset: str = "mnist"
     # A checkpoint whose encoder is copied and frozen: only the decoder trains (None: the whole VAE).
     encoder_from: str | None = None
+    # How a step computes its gradient: vae.step.TrainStep ("handwritten", fast) or AutogradStep.
+    step: str = "handwritten"
 
     def __post_init__(self) -> None:
         get_head(self.head)
@@ -81,6 +84,8 @@ class TrainConfig:
             raise ValueError(f"unknown dataset {self.dataset!r} (known: {', '.join(DATASETS)})")
         if self.encoder_from is not None and (not isinstance(self.encoder_from, str) or not self.encoder_from):
             raise ValueError("encoder_from must be the path of a checkpoint")
+        if self.step not in STEPS:
+            raise ValueError(f"unknown step {self.step!r} (known: {', '.join(STEPS)})")
         if self.epochs < 1 or self.batch_size < 1 or not (0 < self.lr < 10):
             raise ValueError("epochs and batch size must be positive and the learning rate in (0, 10)")
 
@@ -134,7 +139,7 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
             for key in ENCODER_KEYS:
                 model.get_parameter(key).copy_(torch.tensor(source.weights[key]))
     model = model.to(device)
-    train_step = TrainStep(model, head, cfg.lr, train_encoder=source is None)
+    train_step = STEPS[cfg.step](model, head, cfg.lr, train_encoder=source is None)
     shuffle_gen = torch.Generator().manual_seed(cfg.seed)
     history: list[dict] = []
     start_epoch, elapsed = 0, 0.0
@@ -142,7 +147,7 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
     encoder_from = {"name": source.name, "sha256": frozen_sha} if source is not None else None
     if resume:
         start_epoch, history, elapsed = _load_resume_state(out, cfg, model, train_step.optimizer, shuffle_gen,
-                                                           frozen_sha)
+                                                           frozen_sha, cfg.step)
         if start_epoch >= cfg.epochs:
             raise TrainingError(f"{out} already has {start_epoch} epochs; ask for more with --epochs")
 
@@ -156,7 +161,7 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
         for step, idx in enumerate(bar, 1):
             value = train_step(x_train.index_select(0, idx.to(device)))
             if on_step:
-                on_step(epoch, step, value, train_step.flat.grad)  # type: ignore[arg-type]  # set in TrainStep
+                on_step(epoch, step, value, train_step.gradient())
             if not math.isfinite(value):
                 raise TrainingError(_diverged(f"loss became {value} at epoch {epoch}, step {step}", epoch, cfg, out),
                                     diverged_at=(epoch, step))
@@ -189,7 +194,7 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
             save_checkpoint(out, model, meta)
         except CheckpointError as err:
             raise TrainingError(f"{err}; the previous checkpoint is intact") from None
-        _save_resume_state(out, epoch, history, elapsed, model, train_step.optimizer, shuffle_gen, frozen_sha)
+        _save_resume_state(out, epoch, history, elapsed, model, train_step.optimizer, shuffle_gen, frozen_sha, cfg.step)
         if progress:
             progress(Progress(epoch, cfg.epochs, steps, steps, total / seen, metrics.neg_elbo, history,
                               metrics.to_dict()))
@@ -228,8 +233,8 @@ def _bar(iterable, total: int, desc: str):
 
 def _save_resume_state(out: Path, epoch: int, history: list[dict], elapsed: float, model: VAE,
                        optimizer: torch.optim.Optimizer, shuffle_gen: torch.Generator,
-                       frozen_encoder: str | None = None) -> None:
-    state = {"epoch": epoch, "history": history, "elapsed": elapsed, "frozen_encoder": frozen_encoder,
+                       frozen_encoder: str | None = None, step: str = "handwritten") -> None:
+    state = {"epoch": epoch, "history": history, "elapsed": elapsed, "frozen_encoder": frozen_encoder, "step": step,
              "model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "torch_rng": torch.get_rng_state(), "shuffle_rng": shuffle_gen.get_state()}
     if torch.cuda.is_available():
@@ -241,7 +246,8 @@ def _save_resume_state(out: Path, epoch: int, history: list[dict], elapsed: floa
 
 
 def _load_resume_state(out: Path, cfg: TrainConfig, model: VAE, optimizer: torch.optim.Optimizer,
-                       shuffle_gen: torch.Generator, frozen_encoder: str | None = None) -> tuple[int, list[dict], float]:
+                       shuffle_gen: torch.Generator, frozen_encoder: str | None = None,
+                       step: str = "handwritten") -> tuple[int, list[dict], float]:
     path = resume_path(out)
     if not path.is_file():
         raise TrainingError(f"cannot resume: {path} does not exist (it is written after each finished epoch)")
@@ -257,6 +263,9 @@ def _load_resume_state(out: Path, cfg: TrainConfig, model: VAE, optimizer: torch
             return f"a decoder on the frozen encoder {str(sha)[:12]}" if sha else "a whole VAE"
         raise TrainingError(f"cannot resume from {path}: it holds {kind(saved_sha)}, "
                             f"but this run trains {kind(frozen_encoder)}")
+    # the two steps keep Adam's state in different layouts (one flat buffer, or per parameter)
+    if state.get("step", "handwritten") != step:
+        raise TrainingError(f"cannot resume from {path}: it was trained with --step {state.get('step')}, not --step {step}")
     try:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -291,13 +300,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="checkpoint to write (.safetensors)")
     parser.add_argument("--resume", action="store_true", help="continue from the resume state next to --out")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
+    parser.add_argument("--step", default=defaults.step, choices=list(STEPS),
+                        help="handwritten: the fast hand-written backward (vae/step.py); autograd: loss.backward()")
     parser.add_argument("--encoder-from", type=Path, metavar="CHECKPOINT",
                         help="freeze this checkpoint's encoder and train only a decoder (same latent/hidden/dataset)")
     args = parser.parse_args(argv)
     try:
         cfg = TrainConfig(head=args.head, latent=args.latent, hidden=args.hidden, epochs=args.epochs,
                           batch_size=args.batch_size, lr=args.lr, seed=args.seed, dataset=args.dataset,
-                          encoder_from=str(args.encoder_from) if args.encoder_from else None)
+                          encoder_from=str(args.encoder_from) if args.encoder_from else None, step=args.step)
         if args.out.suffix != ".safetensors":
             raise ValueError("--out must end in .safetensors")
         if cfg.encoder_from:
