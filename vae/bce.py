@@ -12,7 +12,7 @@ class ClassicBCE(torch.autograd.Function):
     (log terms clamped at -100) and backward (denominator clamped at 1e-12), in vectorised ops.
 
     Why not call it: PyTorch's CPU kernel checks every input against [0, 1] in a scalar loop,
-    ~1.2 of the ~7.8 ms of a training step here (bench/RESULTS.md). Inputs here come from a
+    a sizeable share of a training step here (bench/RESULTS.md, training). Inputs here come from a
     sigmoid, so the check can only ever catch NaN, and NaN should give a NaN loss (a diverged
     model stops training cleanly) rather than an exception. Gradients are bit-identical to
     PyTorch's; losses agree to float32 rounding (tests/test_heads.py). The app still shows
