@@ -201,8 +201,10 @@ def verdict_stability(final: pd.DataFrame, a: str = "sigmoid", b: str = "raw") -
     """Claim 3: the sigmoid makes learning more stable (than the raw head).
 
     Compared only over the learning rates both heads were trained with. "More stable" means
-    fewer divergences first; with as many, a final result that depends less on the learning rate
-    (worst over best mean, in BCE *and* MSE: each yardstick favours the head trained with it).
+    fewer divergences first; with as many, a final result that depends less on the learning rate.
+    That is only said when every measure of it agrees: worst minus best mean and worst over best
+    mean, in BCE and in MSE (each yardstick favours the head trained with it; a head with a worse
+    best result looks steadier in ratios and shakier in nats). Otherwise the verdict says so.
     """
     lrs = sorted(set(final.loc[final["head"] == a, "lr"]) & set(final.loc[final["head"] == b, "lr"]))
     if not lrs:
@@ -232,17 +234,20 @@ def verdict_stability(final: pd.DataFrame, a: str = "sigmoid", b: str = "raw") -
     for h, t in ((a, ta), (b, tb)):
         ok = t[t["bce_mean"].notna()]
         if len(ok) >= 2:
-            spread[h] = {m: float(ok[f"{m}_mean"].max() / ok[f"{m}_mean"].min()) for m in ("bce", "mse")}
+            spread[h] = {f"{m}_{kind}": float(f(ok[f"{m}_mean"].max(), ok[f"{m}_mean"].min()))
+                         for m in ("bce", "mse") for kind, f in (("diff", np.subtract), ("ratio", np.divide))}
     by_spread = 0
     if len(spread) == 2:
-        text += ("Sensitivity to the learning rate (worst mean over best, BCE / MSE) — "
-                 + "; ".join(f"{h}: ×{spread[h]['bce']:.2f} / ×{spread[h]['mse']:.2f}" for h in (a, b)) + ". ")
-        signs = {int(spread[a][m] < spread[b][m]) - int(spread[a][m] > spread[b][m]) for m in ("bce", "mse")}
-        by_spread = signs.pop() if len(signs) == 1 else 0  # the yardsticks must agree
-    grads = {h: final.loc[final["head"] == h, "max_grad_norm"] for h in (a, b)}
-    if all(g.notna().any() for g in grads.values()):
-        text += ("Largest gradient norm of any step — " + "; ".join(
-            f"{h}: {grads[h].max():.3g}" if np.isfinite(grads[h].max()) else f"{h}: not finite" for h in (a, b)) + ". ")
+        text += ("How much worse the final result is at the worst learning rate than at the best (BCE, MSE) — "
+                 + "; ".join(f"{h}: +{spread[h]['bce_diff']:.1f} nats (×{spread[h]['bce_ratio']:.2f}), "
+                             f"+{spread[h]['mse_diff']:.1f} (×{spread[h]['mse_ratio']:.2f})" for h in (a, b)) + ". ")
+        signs = {int(spread[a][k] < spread[b][k]) - int(spread[a][k] > spread[b][k]) for k in spread[a]}
+        by_spread = signs.pop() if len(signs) == 1 else 0  # every measure must agree
+    top = max(lrs)
+    grads = {h: final.loc[(final["head"] == h) & (final["lr"] == top), "max_grad_norm"].max() for h in (a, b)}
+    if all(np.isfinite(g) for g in grads.values()):
+        text += (f"Largest gradient norm of any step at lr {top:g} — "
+                 + "; ".join(f"{h}: {grads[h]:.3g}" for h in (a, b)) + ". ")
     da, db = len(div[a]), len(div[b])
     by_div = int(da < db) - int(da > db)  # +1: a diverged less
     if by_div > 0 or (by_div == 0 and by_spread > 0):
@@ -261,7 +266,8 @@ def verdict_stability(final: pd.DataFrame, a: str = "sigmoid", b: str = "raw") -
         "does not hold": f"In these runs the {b} head was the more stable: "
                          + ("it diverged less often" if by_div < 0 else "no more divergences") + (less if by_spread < 0 else "."),
         "not shown": "These runs do not separate the two heads' stability"
-                     + (" (the two yardsticks disagree on which depends more on the learning rate)." if len(spread) == 2 else "."),
+                     + (": as many divergences, and which result depends more on the learning rate changes with "
+                        "the measure (nats or ratio, BCE or MSE)." if len(spread) == 2 else "."),
     }[status]
     return Verdict(status, text + conclusion)
 

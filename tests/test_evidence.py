@@ -81,7 +81,7 @@ def test_without_divergences_the_stability_verdict_follows_the_learning_rate_sen
     v = evidence.verdict_stability(evidence.final_table(doc))
     assert v.status == status and words in v.text, v.text
     assert "none of 4 runs diverged; raw: none of 4 runs diverged" in v.text
-    assert "Sensitivity to the learning rate (worst mean over best, BCE / MSE) — sigmoid: ×" in v.text
+    assert "How much worse the final result is at the worst learning rate than at the best (BCE, MSE) — sigmoid: +" in v.text
 
 
 def test_stability_is_compared_only_over_learning_rates_both_heads_tried(tmp_path):
@@ -100,7 +100,19 @@ def test_when_bce_and_mse_disagree_on_sensitivity_the_verdict_does_not_decide(tm
             for e in run["epochs"]:
                 e["mse"] = 100.0  # the sigmoid's MSE now worsens far more with the rate; its BCE still less
     v = evidence.verdict_stability(evidence.final_table(evidence.load_results(write_results(tmp_path / "r.json", doc))))
-    assert v.status == "not shown" and "yardsticks disagree" in v.text
+    assert v.status == "not shown" and "changes with the measure" in v.text
+
+
+def test_when_nats_and_ratios_disagree_on_sensitivity_the_verdict_does_not_decide(tmp_path):
+    # sigmoid: 70 -> 140 nats (+70, x2.0); raw: 120 -> 200 (+80, x1.67): steadier in ratio, shakier in nats.
+    doc = synthetic_results(sigmoid_wins=True, diverge=False)
+    for run in doc["runs"]:
+        for e in run["epochs"]:
+            high = run["lr"] == 3e-2
+            e["bce"], e["mse"] = ((70.0, 7.0) if not high else (140.0, 14.0)) if run["head"] == "sigmoid" else \
+                ((120.0, 12.0) if not high else (200.0, 20.0))
+    v = evidence.verdict_stability(evidence.final_table(evidence.load_results(write_results(tmp_path / "r.json", doc))))
+    assert v.status == "not shown" and "sigmoid: +70.0 nats (×2.00), +7.0 (×2.00); raw: +80.0 nats (×1.67)" in v.text
 
 
 def test_verdicts_say_when_the_results_cannot_decide(tmp_path):
