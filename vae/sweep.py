@@ -20,9 +20,9 @@ Schema (``"schema": "vae-sweep/1"``); numbers per test image in nats unless said
                  "encoder_from": null | {"file": name, "sha256": of the file}},
       "grid": {"heads": [...], "lrs": [...], "seeds": [...]},   # union of every invocation's grid
       "n_train": int, "n_test": int,
-      "machine": {"platform", "processor", "cpu_count", "torch_threads", "device"},
-      "versions": {"python", "torch", "numpy"},
-      "wall_seconds": float,             # summed over invocations (training + evaluation)
+      "machine": {"platform", "processor", "cpu_count", "torch_threads", "device"},  # of the last invocation
+      "versions": {"python", "torch", "numpy"},                                       # of the last invocation
+      "wall_seconds": float,             # wall-clock time of all invocations, summed
       "runs": [{
         "head": str, "lr": float, "seed": int, "device": str, "threads": int, "seconds": float,
         "diverged": bool,
