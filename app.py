@@ -2,21 +2,25 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Why the sigmoid? - VAE decoder explorer", page_icon=":material/tune:", layout="wide")
+# Icons are emoji (drawn by the browser): Material icon names make the browser fetch an SVG from
+# Google's font host on every rerun, and offline means no request leaves the app's own server.
+st.set_page_config(page_title="Why the sigmoid? - VAE decoder explorer", page_icon="🎚️", layout="wide")
 
 PAGES = [
-    st.Page("pages/explorer.py", title="Latent explorer", icon=":material/tune:", default=True),
+    st.Page("pages/explorer.py", title="Latent explorer", icon="🎚️", default=True),
     ANSWERS := st.Page("pages/answers.py", title="The answers, tested", icon="🧪"),
-    st.Page("pages/reconstructions.py", title="Reconstructions and likelihoods", icon=":material/compare:"),
-    st.Page("pages/heads.py", title="Activation comparison", icon=":material/bar_chart:"),
-    st.Page("pages/latent_map.py", title="Latent map and interpolation", icon=":material/grid_on:"),
-    st.Page("pages/train.py", title="Train a variant", icon=":material/model_training:"),
-    st.Page("pages/import_checkpoint.py", title="Import a checkpoint", icon=":material/upload_file:"),
+    st.Page("pages/reconstructions.py", title="Reconstructions and likelihoods", icon="🔍"),
+    st.Page("pages/heads.py", title="Activation comparison", icon="📈"),
+    st.Page("pages/latent_map.py", title="Latent map and interpolation", icon="🗺️"),
+    st.Page("pages/train.py", title="Train a variant", icon="🏋️"),
+    st.Page("pages/import_checkpoint.py", title="Import a checkpoint", icon="📥"),
 ]
 
 # Digits are sent at their real 28x28 size (cheap to encode on every slider move) and enlarged
-# by the browser; without this the enlargement would blur them.
-st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")
+# by the browser; without this the enlargement would blur them. Less top padding than Streamlit's
+# default, so that the explorer's answer, sliders and images fit a 1280x720 screen.
+st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }"
+        "[data-testid='stMainBlockContainer'] { padding-top: 3rem; }</style>")
 
 with st.sidebar:
     st.markdown(

@@ -8,6 +8,7 @@ import streamlit as st
 from services.decoding import decode_points, encode_mean
 from services.display import DISPLAY_MODES, as_image, gif_bytes, out_of_range_overlay, png_bytes, tile
 from services.latent_geometry import grid_points, interpolate
+from services.pairing import DEFAULT_MODE, MODES
 from ui import figures, loaders
 from vae.datasets import get_dataset
 
@@ -35,16 +36,24 @@ def manifold(names: list[str], mode: str) -> None:
 
 
 def scatter_and_click(names: list[str], mode: str) -> None:
-    sigmoid = loaders.checkpoint(names[0])
-    mu = loaders.sample_encodings(names[0])
-    labels = loaders.sample(sigmoid.dataset).labels
+    """The sample digits' encodings, clickable: one scatter when the decoders share an encoder,
+    else one per model, each encoded by its own encoder. A clicked z is decoded by every model."""
+    first = loaders.checkpoint(names[0])
+    labels, label_names = loaders.sample(first.dataset).labels, get_dataset(first.dataset).label_names
+    encoders = names[:1] if loaders.pairing().same_encoder(names) else names
     point = st.session_state.get("map_point")
-    event = st.plotly_chart(figures.latent_scatter(mu, labels, get_dataset(sigmoid.dataset).label_names, point),
-                            on_select="rerun", selection_mode="points", key="map_scatter")
-    selected = (event.selection.points if event and event.selection else []) or []
-    if selected:
-        point = (float(selected[0]["x"]), float(selected[0]["y"]))
-        st.session_state["map_point"] = point
+    for i, (col, name) in enumerate(zip(st.columns(len(encoders)), encoders)):
+        if len(encoders) > 1:
+            col.text(f"encoded by {name}")  # a checkpoint name: plain text
+        event = col.plotly_chart(figures.latent_scatter(loaders.sample_encodings(name), labels, label_names, point),
+                                 on_select="rerun", selection_mode="points", key="map_scatter" + (f"_{i}" if i else ""),
+                                 config=figures.CHART_CONFIG)
+        selected = (event.selection.points if event and event.selection else []) or []
+        if selected:  # a chart keeps its selection: only a new one moves the point
+            clicked = (float(selected[0]["x"]), float(selected[0]["y"]))
+            if st.session_state.get(f"map_clicked_{i}") != clicked:
+                st.session_state[f"map_clicked_{i}"] = point = clicked
+                st.session_state["map_point"] = point
     if point is None:
         st.caption("Click a point in the scatter to decode its z with both latent-2 decoders.")
         return
@@ -56,10 +65,10 @@ def scatter_and_click(names: list[str], mode: str) -> None:
                   caption=f"{ckpt.head.name} at z = ({point[0]:.2f}, {point[1]:.2f}): {out.below} < 0, {out.above} > 1")
 
 
-def interpolation(dataset: str, mode: str) -> None:
-    cat = loaders.catalog()
-    models = [c for c in (cat.first(dataset=dataset, head="sigmoid", latent=20),
-                          cat.first(dataset=dataset, head="raw", latent=20)) if c is not None]
+def interpolation(dataset: str, mode: str, pair: str) -> None:
+    pairing = loaders.pairing()
+    reference = pairing.reference(dataset, 20)
+    models = [loaders.checkpoint(n) for n in (pairing.lineup(reference, ["sigmoid", "raw"], pair) if reference else [])]
     split = loaders.sample(dataset)
     names = get_dataset(dataset).label_names
     fmt = lambda i: f"#{i} ({names[int(split.labels[i])]})"  # noqa: E731
@@ -85,24 +94,30 @@ def interpolation(dataset: str, mode: str) -> None:
 def main() -> None:
     st.title("Latent map and interpolation")
     st.markdown(
-        "With a 2-D latent space the whole decoder fits on one screen. Both grids decode the same z points; the "
-        "raw decoder's digits look just as good when clipped, but switch to *overlay* to see how many of its "
-        "pixels left [0, 1] (blue: below 0, red: above 1), mostly in the dark background.")
-    cat = loaders.catalog()
-    names = [c for c in (cat.first(dataset="mnist", head="sigmoid", latent=2),
-                         cat.first(dataset="mnist", head="raw", latent=2)) if c is not None]
+        "With a 2-D latent space the whole decoder fits on one screen. Both grids decode the same z points. "
+        "The default *overlay* tints the raw decoder's pixels that left [0, 1] (blue: below 0, red: above 1), "
+        "mostly in the dark background; switch to *clip* to see that its digits look just as good once clipped.")
+    pairing = loaders.pairing()
+    pair = st.radio("Compare", list(MODES), format_func=MODES.get, key="map_pair", horizontal=True,
+                    help="Same encoder: the raw decoder was trained on the sigmoid VAE's frozen encoder. "
+                         "Independently trained: a whole raw VAE with a latent space of its own.") or DEFAULT_MODE
+    reference = pairing.reference("mnist", 2)
+    names = pairing.lineup(reference, ["sigmoid", "raw"], pair) if reference else []
     mode = st.radio("Show raw values with", ["overlay", *DISPLAY_MODES], horizontal=True, key="map_mode",
                     format_func=lambda m: "overlay: tint values outside [0, 1]" if m == "overlay" else DISPLAY_MODES[m])
     if not names:
         st.warning("No latent-2 checkpoints found; train one on the 'Train a variant' page (latent 2).")
     else:
-        names = [cat.name_of(c) for c in names]
+        if len(names) < 2:
+            st.info("No raw decoder shares this encoder yet: train one on the 'Train a variant' page "
+                    "('train only a decoder on this encoder').")
+        st.caption(pairing.note(names))
         st.subheader("Manifold")
         manifold(names, mode)
         st.subheader("Where the sample digits land")
         scatter_and_click(names, mode)
     st.subheader("Interpolation between two digits (latent 20)")
-    interpolation("mnist", mode)
+    interpolation("mnist", mode, pair)
 
 
 if __name__ == "__main__":  # Streamlit runs each page as __main__; importing it (benchmarks) runs nothing

@@ -93,7 +93,7 @@ def test_decoder_toggle_switches_between_sigmoid_and_raw():
         ("Sigmoid + Bernoulli (BCE)", "mnist-sigmoid-z20")]
     at.segmented_control[0].set_value("raw").run()
     assert [(c["title"], c["name"]) for c in panel(at)["columns"]] == [
-        ("Raw (identity) + Gaussian (MSE)", "mnist-raw-z20")]
+        ("Raw (identity) + Gaussian (MSE)", "mnist-raw-z20-on-sigmoid-encoder")]
 
 
 def test_choosing_a_2d_model_gives_two_sliders_and_its_raw_twin():
@@ -101,29 +101,31 @@ def test_choosing_a_2d_model_gives_two_sliders_and_its_raw_twin():
     at.selectbox(key="left").set_value("mnist-sigmoid-z2").run()
     p = panel(at)
     assert p["z"] == [1.0, 2.0], "z keeps its first coordinates"
-    assert [c["name"] for c in p["columns"]] == ["mnist-sigmoid-z2", "mnist-raw-z2"]
-    assert at.selectbox(key="right").options == ["mnist-sigmoid-z2", "mnist-raw-z2"], "same latent size only"
+    assert [c["name"] for c in p["columns"]] == ["mnist-sigmoid-z2", "mnist-raw-z2-on-sigmoid-encoder"]
+    assert at.selectbox(key="right").options == ["mnist-raw-z2-on-sigmoid-encoder"], "the decoders of its encoder"
 
 
 def test_switching_to_fashion_mnist_decodes_with_its_models_and_data():
     at = run_app()
     at.selectbox(key="dataset").set_value("fashion-mnist").run()
     p = panel(at)
-    assert [c["name"] for c in p["columns"]] == ["fashion-mnist-sigmoid-z20", "fashion-mnist-raw-z20"]
-    data_curve = [t for t in p["chart"]["data"] if t["name"] == "pixels of the data"]
-    assert data_curve and data_curve[0]["y"] != panel(run_app())["chart"]["data"][1]["y"], \
+    assert [c["name"] for c in p["columns"]] == ["fashion-mnist-sigmoid-z20", "fashion-mnist-raw-z20-on-sigmoid-encoder"]
+    data_curve = [t for t in p["columns"][0]["chart"]["data"] if t["name"] == "pixels of the data"]
+    assert data_curve and data_curve[0]["y"] != panel(run_app())["columns"][0]["chart"]["data"][1]["y"], \
         "the overlaid data histogram is the chosen dataset's"
 
 
 def test_sigmoid_view_adds_the_logits_with_the_sigmoid_curve():
-    chart = panel(run_app(view="sigmoid"))["chart"]
+    (column,) = panel(run_app(view="sigmoid"))["columns"]
+    chart = column["chart"]
     assert [t["name"] for t in chart["data"]] == ["this image", "pixels of the data", "logits", "sigmoid(t)"]
     assert [a["text"].split("<br>")[0] for a in chart["layout"]["annotations"]] == [
         "Output pixel values", "Pre-activation logits and the sigmoid that maps them into (0, 1)"]
-    chart = panel(run_app(view="both"))["chart"]
-    assert [t["name"] for t in chart["data"]] == ["this image", "pixels of the data"] * 2, \
-        "side by side: one pixel histogram per decoder"
-    assert [t["marker"]["color"] for t in chart["data"][::2]] == [figures.COLORS["sigmoid"], figures.COLORS["raw"]]
+    columns = panel(run_app(view="both"))["columns"]
+    assert [[t["name"] for t in c["chart"]["data"]] for c in columns] == [["this image", "pixels of the data"]] * 2, \
+        "side by side: each decoder's column carries its own pixel histogram (kept with its image on a phone)"
+    assert [c["chart"]["data"][0]["marker"]["color"] for c in columns] == [figures.COLORS["sigmoid"],
+                                                                            figures.COLORS["raw"]]
 
 
 def test_out_of_range_counts_shown_equal_the_backends():
@@ -131,7 +133,7 @@ def test_out_of_range_counts_shown_equal_the_backends():
     z[:3] = [1.5, -2.0, 0.5]
     at = run_app(z=",".join(map(str, z)))
     backend = []
-    for name in ("mnist-sigmoid-z20", "mnist-raw-z20"):
+    for name in ("mnist-sigmoid-z20", "mnist-raw-z20-on-sigmoid-encoder"):
         out = decode_point(load_checkpoint(vae.paths.CHECKPOINT_DIR / f"{name}.safetensors"), z)
         backend.append((out.below, out.above))
     assert shown_counts(at) == backend
@@ -141,7 +143,7 @@ def test_out_of_range_counts_shown_equal_the_backends():
 def test_state_round_trips_through_the_url():
     at = run_app(z="1,-1,0.5", view="raw", display="wrap")
     assert z_values(at)[:4] == [1.0, -1.0, 0.5, 0.0]
-    assert at.segmented_control[0].value == "raw" and at.radio[0].value == "wrap"
+    assert at.segmented_control[0].value == "raw" and at.radio(key="display").value == "wrap"
     move_sliders(at, [1.0, -1.0, 0.5, 2.0] + [0.0] * 16)
     query = panel(at)["query"]  # what the panel writes into the browser's URL
     assert query["z"].startswith("1,-1,0.5,2,0") and query["view"] == "raw" and query["display"] == "wrap"
@@ -149,10 +151,14 @@ def test_state_round_trips_through_the_url():
     assert z_values(again)[:4] == [1.0, -1.0, 0.5, 2.0] and again.segmented_control[0].value == "raw"
 
 
-def test_malformed_url_state_is_ignored():
-    at = run_app(z="1,nan,x", view="nonsense")
+def test_malformed_url_state_is_ignored_with_a_one_line_notice():
+    at = run_app(z="1,nan,x", view="nonsense", evil="![x](http://example.invalid/t.png)")
     assert z_values(at) == [0.0] * 20
     assert at.segmented_control[0].value == "both"
+    (notice,) = [c.value for c in at.caption if "ignored" in c.value]
+    assert "z, view" in notice and "1 unknown parameter" in notice
+    assert "example.invalid" not in notice, "a link's own text is never echoed"
+    assert not [c.value for c in run_app(z="0.5", view="raw").caption if "ignored" in c.value], "a good link: no notice"
 
 
 def test_reset_random_and_start_from_digit_buttons_set_z_and_move_the_sliders():

@@ -105,7 +105,9 @@ function makeColumn() {
   const column = el("div", "z-column");
   const title = el("div", "z-title");
   title.append(el("strong"), " · ", el("code"));
-  column.append(title, el("div", "z-images"), el("div", "z-counts"));
+  // Each column carries its own histograms under its images: on a phone the columns stack, and
+  // an image far from its histogram would tell half the story.
+  column.append(title, el("div", "z-images"), el("div", "z-counts"), el("div", "z-chart"));
   return column;
 }
 
@@ -118,9 +120,10 @@ function makeFigure() {
   return figure;
 }
 
-function renderColumn(column, spec) {
+function renderColumn(column, spec, plotlyUrl) {
   column.querySelector(".z-title strong").textContent = spec.title;
   column.querySelector(".z-title code").textContent = spec.name;
+  column.querySelector(".z-title").title = `${spec.title} · ${spec.name}`;
   const figures = ensureChildren(column.querySelector(".z-images"), spec.images.length, makeFigure);
   spec.images.forEach((image, i) => {
     const img = figures[i].querySelector("img");
@@ -129,6 +132,7 @@ function renderColumn(column, spec) {
     figures[i].querySelector("figcaption").textContent = image.caption;
   });
   column.querySelector(".z-counts").textContent = spec.counts;
+  renderChart(column.querySelector(".z-chart"), spec.chart, plotlyUrl);
 }
 
 // Everything about a figure but its traces' y values: when that is unchanged since the last draw
@@ -137,31 +141,32 @@ function figureShape(figure, fontColor) {
   return JSON.stringify([figure.data.map(({ y, ...trace }) => trace), figure.layout, fontColor]);
 }
 
-// One figure holds every histogram. A slider move changes only bar heights: Plotly.animate without
-// a transition redraws just the traces, less than half the cost of Plotly.react (which redraws
-// axes, shapes and titles too; bench/RESULTS.md). Anything else goes through Plotly.react.
-function renderChart(panel, plotlyUrl) {
+// A column's figure holds its histograms. A slider move changes only bar heights: Plotly.animate
+// without a transition redraws just the traces, less than half the cost of Plotly.react (which
+// redraws axes, shapes and titles too; bench/RESULTS.md). Anything else goes through Plotly.react.
+function renderChart(chart, figure, plotlyUrl) {
+  chart.pendingFigure = figure;
   loadPlotly(plotlyUrl).then(
     (Plotly) => {
       // Draw only the newest figure: an older promise may resolve after a newer rerun arrived.
-      const figure = panel.pendingChart;
-      panel.pendingChart = null;
-      if (!figure) return;
-      const fontColor = getComputedStyle(panel.root).color;
-      const shape = figureShape(figure, fontColor);
-      if (shape === panel.chartShape) {
-        Plotly.animate(panel.chart, { data: figure.data.map((trace) => ({ y: trace.y })) },
+      const pending = chart.pendingFigure;
+      chart.pendingFigure = null;
+      if (!pending) return;
+      const fontColor = getComputedStyle(chart).color;
+      const shape = figureShape(pending, fontColor);
+      if (shape === chart.shape) {
+        Plotly.animate(chart, { data: pending.data.map((trace) => ({ y: trace.y })) },
                        { mode: "immediate", transition: { duration: 0 }, frame: { duration: 0, redraw: false } });
         return;
       }
       // Transparent, in the page's text colour: right in Streamlit's light and dark themes alike.
-      const layout = { ...figure.layout, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      const layout = { ...pending.layout, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
                        font: { color: fontColor } };
-      Plotly.react(panel.chart, figure.data, layout, CHART_CONFIG);
-      panel.chartShape = shape;
+      Plotly.react(chart, pending.data, layout, CHART_CONFIG);
+      chart.shape = shape;
     },
     (err) => {
-      panel.chart.textContent = `Histograms unavailable: ${err.message}`;
+      chart.textContent = `Histograms unavailable: ${err.message}`;
     },
   );
 }
@@ -175,12 +180,14 @@ export default function (component) {
       clearTimeout(panel.timer);
       panel.root.remove(); // only our own nodes: Streamlit keeps the panel's <style> here too
     }
-    panel = { rev: data.rev, inFlight: false, queued: false, timer: null, pendingChart: null, setStateValue };
+    panel = { rev: data.rev, inFlight: false, queued: false, timer: null, setStateValue };
     panel.root = el("div", "z-panel");
-    panel.warning = el("div", "z-warning");
+    // One line of fixed height under the sliders: where z lies in the prior, or the warning when it
+    // is far outside. It never changes height, so the images below never jump.
+    panel.warning = el("div", "z-prior");
+    panel.warning.setAttribute("role", "status");
     panel.columns = el("div", "z-columns");
-    panel.chart = el("div", "z-chart");
-    panel.root.append(buildSliders(panel, data), panel.warning, panel.columns, panel.chart);
+    panel.root.append(buildSliders(panel, data), panel.warning, panel.columns);
     parentElement.append(panel.root);
     PANELS.set(parentElement, panel);
   } else {
@@ -195,11 +202,10 @@ export default function (component) {
       showValue(s, data.z[i]);
     });
   }
-  panel.warning.textContent = data.warning || "";
-  panel.warning.hidden = !data.warning;
+  panel.warning.textContent = data.warning || data.prior || "";
+  panel.warning.title = panel.warning.textContent; // the whole line, where a narrow screen cuts it
+  panel.warning.classList.toggle("z-warning", Boolean(data.warning));
   const columns = ensureChildren(panel.columns, data.columns.length, makeColumn);
-  data.columns.forEach((spec, i) => renderColumn(columns[i], spec));
+  data.columns.forEach((spec, i) => renderColumn(columns[i], spec, data.plotly));
   showInUrl(data.query);
-  panel.pendingChart = data.chart;
-  renderChart(panel, data.plotly);
 }

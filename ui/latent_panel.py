@@ -48,9 +48,9 @@ def _png_uri(image: np.ndarray) -> str:
 
 
 def column(name: str, head: Head, out: Decoded, mode: str, data_fraction: np.ndarray,
-           show_logits: bool) -> dict:
-    """What the panel shows for one decoder at one z: images, counts and histogram specs
-    (drawn below the columns, all in one figure: see :func:`show`).
+           show_logits: bool, title: str | None = None) -> dict:
+    """What the panel shows for one decoder at one z: images, counts and the column's
+    histograms (one figure, drawn under the column's images: see :func:`show`).
 
     A bounded head is shown as is; a raw head's values are shown with ``mode`` (how real
     code displays them) next to an overlay of what is really there.
@@ -70,7 +70,8 @@ def column(name: str, head: Head, out: Decoded, mode: str, data_fraction: np.nda
                                       color=figures.COLORS.get(head.name, figures.COLORS["sigmoid"])).to_dict()]
     if show_logits and head.logit_output:
         charts.append(figures.logit_histogram(out.pre).to_dict())
-    return dict(title=head.title, name=name, images=images, counts=counts, charts=charts)
+    return dict(title=title or head.title, name=name, images=images, counts=counts,
+                chart=figures.side_by_side(charts).to_dict())
 
 
 def _moved(key: str) -> None:
@@ -80,13 +81,15 @@ def _moved(key: str) -> None:
 
 
 def show(z: np.ndarray, columns: list[dict], warning: str | None = None, query: dict[str, str] | None = None,
-         key: str = "latent_panel") -> None:
+         key: str = "latent_panel", prior: str | None = None) -> None:
     """Draw (or update in place) the panel: one slider per entry of ``z``, then ``columns``
-    side by side, then every column's charts as the panels of one figure. ``query`` goes
-    into the page's URL (see :func:`ui.state.view_query`)."""
+    side by side, each with its images and, under them, its histograms (so on a phone, where
+    the columns stack, every image keeps its histogram). ``warning`` (z far outside the prior)
+    or else ``prior`` (where z lies) fills one fixed-height line above the images, so that a
+    warning never moves them. ``query`` goes into the page's URL (see
+    :func:`ui.state.view_query`)."""
     values = [float(v) for v in z]
-    chart = figures.side_by_side([spec for c in columns for spec in c["charts"]]).to_dict()
     _panel(key=key, default={"z": values}, on_z_change=partial(_moved, key),
            data=dict(z=values, rev=state.z_revision(), limit=state.Z_LIMIT, step=state.Z_STEP,
-                     plotly=PLOTLY_JS_URL, warning=warning, chart=chart, query=query or {},
-                     columns=[{k: v for k, v in c.items() if k != "charts"} for c in columns]))
+                     plotly=PLOTLY_JS_URL, warning=warning, prior=prior, query=query or {},
+                     columns=columns))

@@ -90,20 +90,40 @@ def take_z_from_sliders(values) -> bool:
     return True
 
 
-def init_from_url(params: dict[str, tuple[str, ...]]) -> None:
+def init_from_url(params: dict[str, tuple[str, ...]]) -> list[str]:
     """Once per session: take z and the given widget settings from the URL, when present and valid.
 
-    ``params`` maps a query key to the values its widget accepts.
+    ``params`` maps a query key to the values its widget accepts. Returns what was ignored, for a
+    one-line notice: the known keys whose values were not valid, then "N unknown parameter(s)"
+    (unknown keys are counted, never echoed: a link's text is not the app's to show).
     """
     if st.session_state.get("_url_loaded"):
-        return
+        return []
     st.session_state["_url_loaded"] = True
     query = st.query_params
-    if "z" in query and (z := parse_z(query["z"])) is not None:
-        set_z(z)
+    ignored = []
+    if "z" in query:
+        if (z := parse_z(query["z"])) is not None:
+            set_z(z)
+        else:
+            ignored.append("z")
     for key, allowed in params.items():
-        if key in query and query[key] in allowed:
-            st.session_state[key] = query[key]
+        if key in query:
+            if query[key] in allowed:
+                st.session_state[key] = query[key]
+            else:
+                ignored.append(key)
+    unknown = [k for k in query if k != "z" and k not in params and not k.startswith("embed")]
+    if unknown:
+        ignored.append(f"{len(unknown)} unknown parameter{'s' * (len(unknown) > 1)}")
+    return ignored
+
+
+def ignored_notice(ignored: list[str]) -> str | None:
+    """The one line that tells a visitor which parts of their link were not used, or None."""
+    if not ignored:
+        return None
+    return f"Parts of this link were not valid here and were ignored: {', '.join(ignored)}. Showing the defaults instead."
 
 
 def view_query(z: np.ndarray, **settings: str) -> dict[str, str]:
