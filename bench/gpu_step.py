@@ -39,7 +39,7 @@ def check_training(device: str) -> None:
         for head in ("sigmoid", "raw", "continuous-bernoulli"):
             out = Path(tmp) / f"{head}.safetensors"
             ckpt = train(TrainConfig(head=head, epochs=3), out, train_split, test_split, device=device)
-            losses = [round(h["test_loss"], 1) for h in ckpt.meta["history"]]
+            losses = [round(h["test_loss"], 1) for h in ckpt.meta.history]
             loaded = load_checkpoint(out)
             ok = losses[-1] < losses[0] and next(loaded.model.parameters()).device.type == "cpu"
             print(f"train on {device}, {head} head: test loss per epoch {losses} -> {'ok' if ok else 'FAILED'}")

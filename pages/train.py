@@ -3,25 +3,49 @@
 from __future__ import annotations
 
 import time
-import uuid
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from services.catalog import checkpoint_name
-from services.jobs import Busy
-from ui import loaders
-from vae.data import raw_dir
+from services.deployment import read_only
+from services.jobs import Busy, JobStatus, NotYourJob
+from services.ownership import claim
+from services.quotas import expected_bytes
+from services.untrusted import public
+from ui import figures, loaders
+from ui.session import visitor
+from vae import paths
+from vae.architecture import VAEConfig
+from vae.data import RAW_FILES, raw_dir, raw_files_present
 from vae.datasets import DATASETS
 from vae.heads import HEADS
-from vae.paths import DEFAULT_DATA_DIR, USER_CHECKPOINT_DIR
 from vae.train import TrainConfig
 
 LATENTS = (2, 5, 10, 20, 32, 64)
 
 
-def session_id() -> str:
-    return st.session_state.setdefault("session_id", uuid.uuid4().hex[:8])
+def data_section() -> None:
+    """Which dataset files the server has; for missing ones, what the operator must do.
+
+    The data folder is the operator's (VAE_DATA_DIR), never a visitor's choice, and its place on
+    the server is not shown: only the layout inside it."""
+    with st.expander("Where the training data comes from", expanded=False):
+        st.markdown("Training needs the full dataset (the app itself only ships a small sample). It is read "
+                    "from the server's data folder, which the operator sets (`VAE_DATA_DIR`, see the README).")
+        rows = []
+        for name in DATASETS:
+            present = raw_files_present(name, paths.DEFAULT_DATA_DIR)
+            folder = raw_dir(name, ".").as_posix().removeprefix("./")
+            rows.append({"dataset": name, "folder in the data folder": folder + "/",
+                         "files present": f"{sum(present.values())} of {len(present)}",
+                         "missing": ", ".join(f for f, ok in present.items() if not ok) or "-"})
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="train_data_files")
+        if any(r["missing"] != "-" for r in rows):
+            st.caption("For a missing dataset the operator puts its four IDX files (" + ", ".join(RAW_FILES) +
+                       "; `.gz` is fine) into that folder inside the data folder, or lets the server download "
+                       "them once with a network (a training run tries).")
 
 
 def start_form() -> None:
@@ -29,78 +53,130 @@ def start_form() -> None:
         c1, c2, c3 = st.columns(3)
         head = c1.selectbox("Head", list(HEADS), format_func=lambda h: HEADS[h].title, key="train_head")
         latent = c2.selectbox("Latent size", LATENTS, index=LATENTS.index(20), key="train_latent")
-        dataset = c3.selectbox("Dataset", DATASETS, key="train_dataset")
+        dataset = c3.selectbox("Dataset", list(DATASETS), key="train_dataset")
         c4, c5, c6 = st.columns(3)
         epochs = c4.number_input("Epochs", 1, 50, 3, key="train_epochs")
         lr = c5.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], value=1e-3,
                               key="train_lr", format_func=lambda v: f"{v:g}")
         name = c6.text_input("Save as", value="", placeholder="e.g. my-raw-z2", key="train_name",
                              help="Defaults to DATASET-HEAD-zLATENT-EPOCHSep")
-        data_dir = st.text_input("Data folder", value=str(DEFAULT_DATA_DIR), key="train_data_dir",
-                                 help="Holds MNIST/raw/ or FashionMNIST/raw/ (torchvision's layout); "
-                                      "downloaded there when missing and a network is available.")
+        encoders = ["", *loaders.catalog().checkpoints]
+        encoder = st.selectbox("Train only a decoder on this encoder", encoders, key="train_encoder",
+                               format_func=lambda n: n or "no: train a whole VAE (encoder and decoder)",
+                               help="Freezes that checkpoint's encoder and trains only a new decoder with the chosen "
+                                    "head, in the same latent space: the explorer then shows both side by side at the "
+                                    "same z. Latent size and dataset are that checkpoint's.")
+        replace_own = st.checkbox("Replace my checkpoint of that name", key="train_replace",
+                                  help="Only a checkpoint you made in this browser session can be replaced.")
         submitted = st.form_submit_button("Start training", type="primary")
     if not submitted:
         return
+    owner = visitor()
     try:
+        hidden, encoder_from = VAEConfig().hidden, None
+        if encoder:  # a decoder for that encoder: its latent space, sizes and data
+            source = loaders.checkpoint(encoder)
+            latent, hidden, dataset = source.config.latent, source.config.hidden, source.dataset
+            encoder_from = str(source.path) if source.path else None
+            name = name or f"{head}-decoder-on-{encoder.removeprefix('user/')}-{epochs}ep"[:64]
         name = checkpoint_name(name or f"{dataset}-{head}-z{latent}-{epochs}ep")
-        cfg = TrainConfig(head=head, latent=latent, epochs=int(epochs), lr=float(lr), dataset=dataset)
-        loaders.runner().start(cfg, USER_CHECKPOINT_DIR / f"{name}.safetensors", data_dir, owner=session_id())
+        cfg = TrainConfig(head=head, latent=latent, hidden=hidden, epochs=int(epochs), lr=float(lr), dataset=dataset,
+                          encoder_from=encoder_from)
+        runner = loaders.runner()
+        if runner.status().active:  # say so before claiming a name
+            raise Busy("a training job is already running; try again when it has finished")
+        taken = claim(paths.USER_CHECKPOINT_DIR, name, owner, replace_own=replace_own,
+                      new_bytes=expected_bytes(VAEConfig(latent=cfg.latent, hidden=cfg.hidden), with_resume_state=True))
+        try:
+            runner.start(cfg, taken, paths.DEFAULT_DATA_DIR, owner=owner)
+        except Busy:
+            taken.release()
+            raise
     except Busy as err:
-        st.warning(str(err))
-    except ValueError as err:
-        st.error(str(err))
+        st.warning(public(str(err)))
+    except ValueError as err:  # bad name, name taken, quota, bad settings
+        st.error(public(str(err)))
+
+
+def describe(status: JobStatus, mine: bool) -> str:
+    """One line about the job: settings, output name, whose it is."""
+    cfg = status.config
+    settings = "" if cfg is None else (f"{cfg.head} head, latent {cfg.latent}, {cfg.dataset}, {cfg.epochs} "
+                                       f"epoch{'s' * (cfg.epochs != 1)}, lr {cfg.lr:g}")
+    if cfg is not None and cfg.encoder_from:
+        settings += f", decoder only, on the frozen encoder of {Path(cfg.encoder_from).stem}"
+    out = status.out.name if status.out is not None else "?"
+    return f"{settings} -> {out}" + (" (yours)" if mine else " (started by another visitor)")
+
+
+def in_page_terms(error: str, cfg: TrainConfig | None) -> str:
+    """A failure as this page would say it: missing training data is files the server's operator
+    must add (see 'Where the training data comes from'), not a command-line flag or a raw
+    download error."""
+    if cfg is None or "put the four IDX files" not in error:  # vae.data's missing-files message
+        return error
+    folder = raw_dir(cfg.dataset, ".").as_posix().removeprefix("./")
+    return (f"The {cfg.dataset} training files are not on this server and could not be downloaded (no network "
+            f"here). Its operator must put the four IDX files into {folder}/ inside the data folder (see 'Where the "
+            "training data comes from' above); then start the run again.")
 
 
 @st.fragment(run_every=1.0)
 def job_status() -> None:
     """Polls the shared runner once a second: progress, live losses, the outcome."""
-    status = loaders.runner().status()
+    runner = loaders.runner()
+    status = runner.status()
     if status.state == "idle":
         st.caption("No training job has run on this server yet.")
         return
-    cfg = status.config
-    mine = " (yours)" if status.owner == session_id() else " (started by another session)"
-    st.markdown(f"**{cfg.head}** head, latent {cfg.latent}, {cfg.dataset}, {cfg.epochs} epochs, lr {cfg.lr:g} "
-                f"→ `{status.out.name}`{mine}")
+    mine = status.owner == visitor()
+    st.text(describe(status, mine))
     p = status.progress
     if status.active:
         frac = 0.0 if p is None else ((p.epoch - 1) + p.step / p.steps_per_epoch) / p.epochs
-        st.progress(frac, text=f"{status.message} · {time.time() - status.started:.0f} s")
-        if st.button("Cancel", key="train_cancel"):
-            loaders.runner().cancel()
+        elapsed = time.time() - status.started if status.started is not None else 0.0
+        st.progress(frac, text=f"{status.message} · {elapsed:.0f} s")
+        if mine and st.button("Cancel", key="train_cancel"):  # only the visitor who started it
+            try:
+                runner.cancel(owner=visitor())
+            except NotYourJob as err:
+                st.error(public(str(err)))
     if p is not None:
         points = [{"epoch": h["epoch"], "loss": h["train_loss"], "curve": "train"} for h in status.history]
         points += [{"epoch": h["epoch"], "loss": h["test_loss"], "curve": "test"} for h in status.history]
         if status.active:
             points.append({"epoch": p.epoch - 1 + p.step / p.steps_per_epoch, "loss": p.train_loss,
                            "curve": "train (running)"})
-        st.line_chart(pd.DataFrame(points), x="epoch", y="loss", color="curve", height=260)
+        if points:  # a run that ended in its first epoch has none: its own error says why, below
+            st.plotly_chart(figures.training_curves(points, status.config.epochs if status.config else 1),
+                            key="train_curves", config=figures.CHART_CONFIG)
+    out = status.out.name if status.out is not None else "the checkpoint"
     if status.state == "done":
-        st.success(f"Finished: {status.out.name} is now selectable on every page.")
+        st.success(public(f"Finished: {out} is now selectable on every page."))
         if st.session_state.get("train_refreshed") != status.finished:
             st.session_state["train_refreshed"] = status.finished
             loaders.refresh_catalog()
     elif status.state == "failed":
-        st.error(status.error)
+        st.error(public(in_page_terms(status.error or "training failed", status.config)))
     elif status.state == "cancelled":
-        st.info(status.message)
-        loaders.refresh_catalog()
+        st.info(public(status.message))
+        if st.session_state.get("train_refreshed") != status.finished:
+            st.session_state["train_refreshed"] = status.finished
+            loaders.refresh_catalog()
 
 
 def main() -> None:
     st.title("Train a variant")
+    if read_only():
+        st.info("Training is switched off on this server (read-only deployment).")
+        return
     st.markdown(
         "Train your own decoder: pick the head, the latent size and the dataset. Training runs in the background "
         "on this server (one job at a time, shared by all visitors) and writes a checkpoint after every epoch; "
         "the finished model appears on the other pages. An epoch of MNIST takes seconds to a minute on a CPU. "
-        "Try the raw head with a large learning rate to see what a run without the sigmoid's guard rail can do.")
-    with st.expander("Where the training data comes from"):
-        st.markdown("Training needs the full dataset (the app itself only ships a small sample). "
-                    "Without a network, put the four IDX files (`.gz` is fine) here:")
-        for dataset in DATASETS:
-            st.code(str(raw_dir(dataset, DEFAULT_DATA_DIR)), language="text")
-        st.markdown("With a network they are downloaded there automatically by torchvision.")
+        "Try the raw head with a large learning rate to see what a run without the sigmoid's guard rail can do. "
+        "The checkpoint is yours: others may use it, only you (this browser session) may replace or delete it.")
+    data_section()
     start_form()
     job_status()
 

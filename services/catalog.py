@@ -42,17 +42,29 @@ class Catalog:
 
 
 def load_catalog(shipped: Path | None = None, user: Path | None = None) -> Catalog:
-    """Read and validate every checkpoint in the shipped and the user folder (defaults: vae.paths)."""
+    """Read and validate every checkpoint in the shipped and the user folder (defaults: vae.paths).
+
+    A file that fails validation, or whose name is not one the app would give, is skipped and
+    reported in :attr:`Catalog.errors` (one line each, file names only): one bad entry never
+    keeps the others from serving.
+    """
     shipped = paths.CHECKPOINT_DIR if shipped is None else shipped
     user = paths.USER_CHECKPOINT_DIR if user is None else user
     catalog = Catalog()
     for folder, prefix in ((shipped, ""), (user, USER_PREFIX)):
         found, errors = discover(folder)
         catalog.errors.extend(errors)
-        # Order the way the app lists them: MNIST first, then by the registry's head order.
-        found.sort(key=lambda c: (c.dataset != "mnist", list(HEADS).index(c.head.name), -c.config.latent))
+        named: list[tuple[str, Checkpoint]] = []
         for ckpt in found:
-            catalog.checkpoints[prefix + ckpt.path.stem] = ckpt
+            stem = ckpt.path.stem if ckpt.path is not None else ckpt.name
+            try:
+                named.append((checkpoint_name(stem), ckpt))
+            except ValueError:
+                catalog.errors.append(f"{stem[:80]!r}: skipped, not a usable checkpoint name")
+        # Order the way the app lists them: MNIST first, then by the registry's head order.
+        named.sort(key=lambda nc: (nc[1].dataset != "mnist", list(HEADS).index(nc[1].head.name), -nc[1].config.latent))
+        for stem, ckpt in named:
+            catalog.checkpoints[prefix + stem] = ckpt
     return catalog
 
 

@@ -1,7 +1,9 @@
 """Background training for the app: one job at a time, in a thread, never blocking requests.
 
 The app keeps one :class:`TrainingRunner` for the whole server; any session may start a
-job when none runs (a second request gets :class:`Busy`), and every session can watch it.
+job when none runs (a second request gets :class:`Busy`), and every session can watch it. Only
+the session that started a job may cancel it. The job writes under a name its owner claimed
+(services.ownership); a job that ends without writing its file gives a new name back.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from services.ownership import Claim
 from vae.checkpoints import CheckpointError
 from vae.data import DatasetError, load_split
 from vae.train import Progress, TrainConfig, TrainingError, train
@@ -18,6 +21,10 @@ from vae.train import Progress, TrainConfig, TrainingError, train
 
 class Busy(RuntimeError):
     """A training job is already running."""
+
+
+class NotYourJob(PermissionError):
+    """Only the session that started a job may cancel it."""
 
 
 class _Cancelled(Exception):
@@ -57,23 +64,32 @@ class TrainingRunner:
         with self._lock:
             return self._status
 
-    def start(self, cfg: TrainConfig, out: Path, data_dir: Path, owner: str = "", download: bool = True) -> None:
-        """Start training ``cfg`` into ``out``; raises :class:`Busy` if a job is running."""
+    def start(self, cfg: TrainConfig, out: Path | Claim, data_dir: Path, owner: str = "", download: bool = True) -> None:
+        """Start training ``cfg`` into ``out`` (a path, or the claim on its name: released if the job
+        writes nothing); raises :class:`Busy` if a job is running."""
+        claim = out if isinstance(out, Claim) else None
+        path = out.path if isinstance(out, Claim) else Path(out)
         with self._lock:
-            if self._status.active:
-                s = self._status
+            s = self._status
+            if s.active and s.config is not None and s.started is not None:
                 raise Busy(f"a training job is already running ({s.config.head} head, latent {s.config.latent}, "
                            f"started {time.time() - s.started:.0f} s ago); try again when it has finished")
             self._cancel.clear()
-            self._status = JobStatus("loading", cfg, Path(out), started=time.time(), owner=owner,
+            self._status = JobStatus("loading", cfg, path, started=time.time(), owner=owner,
                                      message=f"loading {cfg.dataset}")
-            self._thread = threading.Thread(target=self._run, args=(cfg, Path(out), Path(data_dir), download),
+            self._thread = threading.Thread(target=self._run, args=(cfg, path, Path(data_dir), download, claim),
                                             name="vae-training", daemon=True)
             self._thread.start()
 
-    def cancel(self) -> None:
-        """Ask the running job to stop after its current step (finished epochs stay saved)."""
-        self._cancel.set()
+    def cancel(self, owner: str | None = None) -> None:
+        """Ask the running job to stop after its current step (finished epochs stay saved).
+
+        ``owner`` is the session asking (None: the server itself, e.g. a test's clean-up);
+        :class:`NotYourJob` if it did not start the job."""
+        with self._lock:
+            if owner is not None and self._status.owner != owner:
+                raise NotYourJob("only the visitor who started this training run may cancel it")
+            self._cancel.set()
 
     def wait(self, timeout: float | None = None) -> JobStatus:
         """Block until the current job ends (for scripts and tests)."""
@@ -91,7 +107,14 @@ class TrainingRunner:
         self._update(state="running", progress=p, history=tuple(p.history),
                      message=f"epoch {p.epoch}/{p.epochs}, step {p.step}/{p.steps_per_epoch}")
 
-    def _run(self, cfg: TrainConfig, out: Path, data_dir: Path, download: bool) -> None:
+    def _run(self, cfg: TrainConfig, out: Path, data_dir: Path, download: bool, claim: Claim | None) -> None:
+        try:
+            self._train(cfg, out, data_dir, download)
+        finally:
+            if claim is not None:
+                claim.release()  # a new name nothing was written under is free again
+
+    def _train(self, cfg: TrainConfig, out: Path, data_dir: Path, download: bool) -> None:
         try:
             train_split = load_split(cfg.dataset, True, data_dir, download=download)
             test_split = load_split(cfg.dataset, False, data_dir, download=download)

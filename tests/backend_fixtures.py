@@ -132,6 +132,8 @@ def state_of(model):
 
 def safetensors_bytes(tensors, meta=None, raw_meta=None):
     """A safetensors file in memory; ``raw_meta`` bypasses JSON encoding (for broken metadata)."""
+    if isinstance(meta, checkpoints.CheckpointMeta):
+        meta = meta.to_dict()
     metadata = raw_meta if raw_meta is not None else ({checkpoints.METADATA_KEY: json.dumps(meta)} if meta else None)
     return safetensors.torch.save({k: v.contiguous() for k, v in tensors.items()}, metadata=metadata)
 
@@ -148,7 +150,7 @@ def _good_tensors():
 
 
 def _good_meta():
-    return checkpoint_meta(small_model(latent=2, hidden=16, seed=0))
+    return checkpoint_meta(small_model(latent=2, hidden=16, seed=0)).to_dict()
 
 
 def _renamed(tensors):

@@ -41,16 +41,19 @@ def test_every_page_renders_without_the_dataset_or_a_network(page, no_data, no_n
     assert list(no_data.iterdir()) == []
 
 
-def test_the_train_page_shows_where_to_put_the_files_before_and_after_a_start(no_data, no_network, fresh_runner):
-    raw = no_data / "MNIST" / "raw"
+def test_the_train_page_shows_which_files_are_missing_before_and_after_a_start(no_data, no_network, fresh_runner):
     at = run_app(TRAIN_PAGE)
-    assert str(raw) in [c.value for c in at.code], "the data section names the folder up front"
+    (table,) = at.dataframe
+    mnist = table.value.set_index("dataset").loc["mnist"]
+    assert mnist["folder in the data folder"] == "MNIST/raw/" and mnist["files present"] == "0 of 4"
+    assert "train-images-idx3-ubyte" in mnist["missing"]
 
     at, status = start_training_from_the_page(fresh_runner)
     assert status.state == "failed" and no_network, "the download was tried, and failed"
     errors = [e.value for e in at.error]
     assert len(errors) == 1, errors
-    assert "put the four IDX files" in errors[0] and str(raw) in errors[0] and "download failed" in errors[0]
+    assert "put the four IDX files" in errors[0] and "download failed" in errors[0]
+    assert "{data folder}/MNIST/raw" in errors[0] and str(no_data) not in errors[0], "no server path shown"
 
 
 def test_corrupt_idx_files_are_reported_as_corrupt_on_the_train_page(no_data, no_network, fresh_runner):
@@ -62,5 +65,5 @@ def test_corrupt_idx_files_are_reported_as_corrupt_on_the_train_page(no_data, no
     at, status = start_training_from_the_page(fresh_runner)
     assert status.state == "failed"
     errors = [e.value for e in at.error]
-    assert len(errors) == 1 and "corrupt" in errors[0] and str(raw) in errors[0], errors
+    assert len(errors) == 1 and "corrupt" in errors[0] and str(raw) not in errors[0], errors
     assert no_network == [], "files that are there are not downloaded again"

@@ -60,7 +60,7 @@ def assert_never_partial(out: Path, when: str) -> None:
     """The checkpoint and the resume state are each absent or complete; nothing else is visible."""
     epoch = None
     if out.exists():
-        epoch = load_checkpoint(out).meta["epochs"]  # raises on a partial or corrupt file
+        epoch = load_checkpoint(out).meta.epochs  # raises on a partial or corrupt file
     if resume_path(out).exists():
         state = torch.load(resume_path(out), weights_only=True)
         # the resume state is written just after the checkpoint: equal, or one epoch behind
@@ -86,7 +86,7 @@ def test_killing_training_at_any_moment_leaves_a_whole_checkpoint_or_none_and_re
         assert main(cli_args(data, out, resume=resume_path(out).exists())) == 0
         straight = train(CFG, tmp_path / "straight.safetensors", *small_splits, device="cpu")
     resumed = load_checkpoint(out)
-    assert [h["epoch"] for h in resumed.meta["history"]] == list(range(1, EPOCHS + 1))
+    assert [h["epoch"] for h in resumed.meta.history] == list(range(1, EPOCHS + 1))
     for key, value in straight.model.state_dict().items():
         assert torch.equal(resumed.model.state_dict()[key], value), key
 
@@ -134,7 +134,7 @@ def test_after_a_full_disk_is_freed_resume_completes_the_checkpoint(one_epoch_ru
     assert main(cli_args(data, out, epochs=2, resume=True)) == 2
     monkeypatch.undo()
     assert main(cli_args(data, out, epochs=2, resume=True)) == 0
-    assert load_checkpoint(out).meta["epochs"] == 2
+    assert load_checkpoint(out).meta.epochs == 2
 
 
 def test_the_training_job_in_the_app_reports_a_full_disk_and_keeps_the_old_checkpoint(

@@ -35,9 +35,9 @@ def test_training_lowers_the_test_loss_and_writes_checkpoint_and_resume_state(tm
     assert resume_path(out) == tmp_path / "tiny.resume.pt"
     saved = load_checkpoint(out)
     assert saved.head.name == "sigmoid" and saved.config == VAEConfig(latent=2, hidden=32)
-    assert saved.meta["epochs"] == 2 and [h["epoch"] for h in saved.meta["history"]] == [1, 2]
-    assert saved.meta["metrics"]["neg_elbo"] == pytest.approx(after, rel=1e-6)
-    assert saved.meta["n_train"] == 300 and saved.meta["n_test"] == 100
+    assert saved.meta.epochs == 2 and [h["epoch"] for h in saved.meta.history] == [1, 2]
+    assert saved.meta.metrics["neg_elbo"] == pytest.approx(after, rel=1e-6)
+    assert saved.meta.n_train == 300 and saved.meta.n_test == 100
     for key, value in ckpt.model.state_dict().items():
         assert torch.equal(saved.model.state_dict()[key], value)
 
@@ -63,8 +63,8 @@ def test_resuming_gives_exactly_the_uninterrupted_run(tmp_path, small_splits, ti
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
-    assert _history_losses(resumed.meta["history"]) == _history_losses(straight.meta["history"])
-    assert load_checkpoint(out).meta["epochs"] == 2
+    assert _history_losses(resumed.meta.history) == _history_losses(straight.meta.history)
+    assert load_checkpoint(out).meta.epochs == 2
 
 
 def test_resume_without_a_resume_file_is_a_training_error(tmp_path, small_splits, tiny_cfg):
@@ -121,7 +121,7 @@ def test_divergence_stops_with_a_training_error_and_keeps_the_last_good_checkpoi
     assert out.read_bytes() == ckpt_bytes
     assert resume_path(out).read_bytes() == resume_bytes
     kept = load_checkpoint(out)
-    assert kept.meta["epochs"] == last_epoch
+    assert kept.meta.epochs == last_epoch
     assert all(torch.isfinite(p).all() for p in kept.model.parameters())
     assert not list(tmp_path.glob(".*.tmp"))
 
@@ -165,7 +165,7 @@ def test_weights_that_turn_non_finite_at_an_epochs_last_step_are_not_saved(tmp_p
     assert list(saved) == [1]
     assert "epoch 2" in str(info.value)
     assert (out.read_bytes(), resume_path(out).read_bytes()) == saved[1]
-    assert load_checkpoint(out).meta["epochs"] == 1
+    assert load_checkpoint(out).meta.epochs == 1
 
 
 def test_unwritable_output_location_is_a_clear_training_error(tmp_path, small_splits, tiny_cfg):
@@ -216,7 +216,7 @@ def test_cli_trains_from_idx_files_and_writes_the_checkpoint(tmp_path, small_spl
     assert code == 0, captured.err
     assert f"wrote {out}" in captured.out
     ckpt = load_checkpoint(out)
-    assert ckpt.head.name == "logits" and ckpt.config.latent == 2 and ckpt.meta["n_train"] == 300
+    assert ckpt.head.name == "logits" and ckpt.config.latent == 2 and ckpt.meta.n_train == 300
 
 
 def test_cli_reports_an_unwritable_output_folder_as_one_error_line(tmp_path, small_splits, capsys):

@@ -17,8 +17,10 @@ import streamlit as st
 
 from services.catalog import Catalog, load_catalog
 from services.decoding import encode_mean
+from services.deployment import read_only
 from services.display import HIST_BINS, HIST_RANGE, histogram
 from services.pairing import Pairing
+from vae import paths
 from vae.checkpoints import Checkpoint
 from vae.data import Split, load_sample
 
@@ -38,9 +40,20 @@ os.environ["OMP_NUM_THREADS"] = str(SERVER_TORCH_THREADS)
 if "torch" in sys.modules:
     sys.modules["torch"].set_num_threads(SERVER_TORCH_THREADS)
 
+@st.cache_resource(show_spinner=False)
+def startup_cleanup() -> list[str]:
+    """Once per server: remove what interrupted saves left in the user folder (not when read-only)."""
+    if read_only():
+        return []
+    from services.quotas import remove_stale_files
+
+    return remove_stale_files(paths.USER_CHECKPOINT_DIR)
+
+
 @st.cache_resource(show_spinner="Loading checkpoints ...")
 def catalog() -> Catalog:
     """Every valid checkpoint (shipped + user); cleared after an import or a training run."""
+    startup_cleanup()
     return load_catalog()
 
 
@@ -76,7 +89,7 @@ def data_histogram(dataset: str) -> np.ndarray:
     return counts / counts.sum()
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=16)  # 16 x 2,000 x latent floats at most
 def sample_encodings(name: str) -> np.ndarray:
     """Posterior means of the whole sample under checkpoint ``name``."""
     ckpt = catalog().checkpoints[name]

@@ -8,8 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
+def write_atomically(path: str | Path, write: Callable[[Path], None], replace: bool = True) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    With ``replace=False`` the finished file is hard-linked to ``path`` instead, which fails with
+    FileExistsError when ``path`` exists: whoever links first gets the name, in one step of the
+    file system (no check-then-write race between two writers).
 
     If ``write`` fails or the process is interrupted, ``path`` keeps its old content and
     the temporary file is removed (a hard kill can leave a hidden ``.*.tmp`` behind, never
@@ -22,7 +26,11 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())  # the rename must not land before the data does
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+            tmp.unlink()
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

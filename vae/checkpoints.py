@@ -19,14 +19,16 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
-import json
+import os
 import pickle
 import platform
 import struct
 import sys
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,16 +38,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .architecture import INPUT_DIM, VAEConfig
+from .architecture import VAEConfig
 from .atomic import write_atomically
 from .heads import HEADS, Head, get_head
+from .metadata import FORMAT, MAX_METADATA_BYTES, CheckpointMeta, MetadataError
 
 if TYPE_CHECKING:
     from .model import VAE
 
-FORMAT = "vae-explorer/1"
+__all__ = ["FORMAT", "CheckpointMeta"]  # re-exported: the metadata record lives in vae.metadata
 METADATA_KEY = "vae"
 MAX_CHECKPOINT_BYTES = 64 * 2**20  # the largest supported model is ~26 MB
+# A safetensors header is the tensors' index (~1 KB) plus our metadata: refuse a bigger one unparsed.
+MAX_HEADER_BYTES = MAX_METADATA_BYTES + 64 * 2**10
+# Torch models built from checkpoints' arrays, least recently used first (VAE_MODEL_CACHE, default 8):
+# each doubles a checkpoint's memory, and every imported or trained checkpoint could ask for one.
+MODEL_CACHE_SIZE = max(1, int(os.environ.get("VAE_MODEL_CACHE", "8") or 8))
+_BUILT: OrderedDict[int, Checkpoint] = OrderedDict()
 _SAFETENSORS_DTYPE = "F32"
 _MODEL_LOCK = threading.Lock()  # one torch model per checkpoint, however many sessions ask at once
 
@@ -61,12 +70,12 @@ class Checkpoint:
     weights: Mapping[str, np.ndarray]
     config: VAEConfig
     head: Head
-    meta: dict
+    meta: CheckpointMeta
     path: Path | None = None
     _model: VAE | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_model(cls, model: VAE, head: Head, meta: dict, path: Path | None = None) -> Checkpoint:
+    def from_model(cls, model: VAE, head: Head, meta: CheckpointMeta, path: Path | None = None) -> Checkpoint:
         """The checkpoint of a model trained here (its weights copied, the model kept as is)."""
         # copies: the arrays must not follow the live model's parameters
         weights = _frozen({k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()})
@@ -74,22 +83,31 @@ class Checkpoint:
 
     @property
     def model(self) -> VAE:
-        """The torch model (eval mode, no grad), built from the weights on first use."""
-        if self._model is None:
-            with _MODEL_LOCK:
-                if self._model is None:
-                    from .model import VAE
+        """The torch model (eval mode, no grad), built from the weights on first use.
 
-                    self._model = VAE.from_arrays(self.config, self.weights)
-        return self._model
+        At most :data:`MODEL_CACHE_SIZE` built models are kept; the least recently used is
+        dropped (and rebuilt when asked for again). A caller holding one keeps it working.
+        """
+        with _MODEL_LOCK:
+            model = self._model
+            if model is None:
+                from .model import VAE
+
+                model = self._model = VAE.from_arrays(self.config, self.weights)
+            _BUILT[id(self)] = self
+            _BUILT.move_to_end(id(self))
+            while len(_BUILT) > MODEL_CACHE_SIZE:
+                _, oldest = _BUILT.popitem(last=False)
+                oldest._model = None
+        return model
 
     @property
     def name(self) -> str:
-        return self.path.stem if self.path else str(self.meta.get("name", "checkpoint"))
+        return self.path.stem if self.path else (self.meta.name or "checkpoint")
 
     @property
     def dataset(self) -> str:
-        return str(self.meta.get("dataset", "mnist"))
+        return self.meta.dataset or "mnist"
 
 
 def library_versions() -> dict[str, str]:
@@ -103,11 +121,15 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def build_metadata(head: str, config: VAEConfig, **fields) -> dict:
-    """The metadata dict every checkpoint carries: format, head, model args, then ``fields``."""
-    return {"format": FORMAT, "head": head, "config": config.to_dict(),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "versions": library_versions(), **fields}
+def build_metadata(head: str, config: VAEConfig, **fields) -> CheckpointMeta:
+    """The metadata every checkpoint written here carries: format, head, model args, then ``fields``
+    (:class:`vae.metadata.CheckpointMeta`'s fields, as JSON values); MetadataError if one breaks the schema."""
+    unknown = sorted(set(fields) - set(CheckpointMeta.__dataclass_fields__))
+    if unknown:
+        raise TypeError(f"build_metadata: unknown metadata field(s) {', '.join(unknown)}")
+    return CheckpointMeta().replace(format=FORMAT, head=head, config=config,
+                                    created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                    versions=library_versions(), **fields)
 
 
 # The encoder's tensors, in the order encoder_sha256 hashes them.
@@ -128,17 +150,38 @@ def encoder_sha256(weights: Mapping[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def save_checkpoint(path: str | Path, model: VAE, meta: dict) -> Path:
-    """Write weights + metadata to ``path`` atomically (the old file survives any failure)."""
+def save_checkpoint(path: str | Path, model: VAE, meta: CheckpointMeta, overwrite: bool = True) -> Path:
+    """Write weights + metadata to ``path`` atomically (the old file survives any failure).
+
+    With ``overwrite=False`` the finished file is linked into place only if ``path`` does not exist
+    yet (checked and taken in one step by the file system: two writers never both succeed).
+    """
     import torch
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
-    text = json.dumps(meta, allow_nan=False)
     try:
-        return write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata={METADATA_KEY: text}))
-    except OSError as err:
-        raise CheckpointError(f"{path}: could not write checkpoint ({err.strerror or err})") from None
+        text = meta.to_json()
+    except MetadataError as err:
+        raise CheckpointError(f"{Path(path).name}: {err}") from None
+    try:
+        return write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata={METADATA_KEY: text}),
+                                replace=overwrite)
+    except FileExistsError:
+        raise CheckpointError(f"{path}: already exists (choose another name)") from None
+    except (OSError, SafetensorError) as err:  # safetensors reports a full disk as SafetensorError
+        raise CheckpointError(f"{path}: could not write checkpoint ({_io_reason(err)})") from None
+
+
+def _io_reason(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    text = _first_line(err)
+    for code, reason in ((28, "No space left on device"), (122, "Disk quota exceeded"), (30, "Read-only file system")):
+        if f"code: {code}," in text or reason in text:
+            return reason
+    return text
 
 
 def load_checkpoint(path: str | Path, head: str | None = None, default_head: str | None = None) -> Checkpoint:
@@ -164,10 +207,10 @@ def load_checkpoint(path: str | Path, head: str | None = None, default_head: str
         start = fh.read(9)
     kind = _sniff(start, size, label)
     if kind == "torch":
-        tensors, meta = _read_state_dict(path, label), {}
+        tensors, meta = _read_state_dict(path, label), CheckpointMeta()
     else:
         tensors, meta = _read_safetensors(path, label)
-    ckpt = _build(tensors, meta, head or (None if meta.get("head") else default_head), label)
+    ckpt = _build(tensors, meta, head or (None if meta.head else default_head), label)
     ckpt.path = path
     return ckpt
 
@@ -185,7 +228,8 @@ def load_checkpoint_bytes(data: bytes, filename: str, head: str | None = None,
         except CheckpointError as err:
             raise CheckpointError(str(err).replace("upload.bin", filename, 1)) from None
     ckpt.path = None
-    ckpt.meta.setdefault("name", Path(filename).stem)
+    if ckpt.meta.name is None:
+        ckpt.meta = ckpt.meta.replace(name=Path(filename).stem[:100])
     return ckpt
 
 
@@ -195,11 +239,13 @@ def import_checkpoint(ckpt: Checkpoint, out: str | Path, source: str, metrics: d
     out = Path(out)
     if out.suffix != ".safetensors":
         raise CheckpointError(f"{out.name}: the output file must end in .safetensors")
-    if out.exists() and not overwrite:
-        raise CheckpointError(f"{out}: already exists (choose another name)")
-    meta = build_metadata(ckpt.head.name, ckpt.config, dataset=ckpt.dataset, epochs=ckpt.meta.get("epochs"),
-                          source=source, metrics=metrics, history=ckpt.meta.get("history", []))
-    save_checkpoint(out, ckpt.model, meta)
+    fields = {"encoder_from": ckpt.meta.encoder_from} if ckpt.meta.encoder_from else {}
+    try:
+        meta = build_metadata(ckpt.head.name, ckpt.config, dataset=ckpt.dataset, epochs=ckpt.meta.epochs,
+                              source=source[:200], metrics=metrics, history=ckpt.meta.history, **fields)
+    except MetadataError as err:
+        raise CheckpointError(f"{out.name}: {err}") from None
+    save_checkpoint(out, ckpt.model, meta, overwrite=overwrite)
     return Checkpoint(ckpt.weights, ckpt.config, ckpt.head, meta, out, _model=ckpt.model)
 
 
@@ -222,12 +268,14 @@ def summary(ckpt: Checkpoint) -> str:
         f"{ckpt.path or ckpt.name}",
         f"  head:    {ckpt.head.name} ({ckpt.head.title})",
         f"  model:   latent {cfg.latent}, hidden {cfg.hidden}, {n_params:,} parameters",
-        f"  dataset: {ckpt.dataset}; epochs: {meta.get('epochs', '?')}; seed: {meta.get('seed', '?')}; "
-        f"training time: {_fmt(meta.get('train_seconds'), '.1f')} s",
+        f"  dataset: {ckpt.dataset}; epochs: {_or_unknown(meta.epochs)}; seed: {_or_unknown(meta.seed)}; "
+        f"training time: {_fmt(meta.train_seconds, '.1f')} s",
     ]
-    if meta.get("source"):
-        lines.append(f"  source:  {meta['source']}")
-    m = meta.get("metrics") or {}
+    if meta.source:
+        lines.append(f"  source:  {meta.source}")
+    if meta.encoder_from:
+        lines.append(f"  encoder: frozen, from {meta.encoder_from.name} (sha256 {meta.encoder_from.sha256[:12]}...)")
+    m = meta.metrics
     if m:
         lines.append(
             f"  test:    -ELBO {_fmt(m.get('neg_elbo'))} nats/image (z = mean: {_fmt(m.get('neg_elbo_mean_z'))}), "
@@ -239,29 +287,39 @@ def summary(ckpt: Checkpoint) -> str:
     return "\n".join(lines)
 
 
-def _fmt(value, spec: str = ".2f") -> str:
-    return format(value, spec) if isinstance(value, (int, float)) else "?"
+def _fmt(value: float | None, spec: str = ".2f") -> str:
+    return "?" if value is None else format(value, spec)
 
 
-def _percent(fraction):
-    # metadata is untrusted: anything but a number is shown as "?", not a crash
-    return 100 * fraction if isinstance(fraction, (int, float)) else None
+def _or_unknown(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+def _percent(fraction: float | None) -> float | None:
+    return None if fraction is None else 100 * fraction
 
 
 # --- reading -------------------------------------------------------------------------
 
 def _sniff(start: bytes, size: int, label: str) -> str:
-    if start[:4] == b"PK\x03\x04" or start[:1] == b"\x80":  # torch zip archive / legacy pickle
-        return "torch"
+    # Safetensors first: its first 8 bytes are the header length, so one valid file in 256 starts
+    # with 0x80 (low byte 128), the byte a pickle starts with. A header is JSON: byte 8 is '{'.
+    torch_like = start[:4] == b"PK\x03\x04" or start[:1] == b"\x80"  # torch zip archive / legacy pickle
     if len(start) >= 9 and start[8:9] == b"{":
         (header_len,) = struct.unpack("<Q", start[:8])
-        if 8 + header_len > size:
+        if 8 + header_len <= size:
+            if header_len > MAX_HEADER_BYTES:
+                raise CheckpointError(f"{label}: safetensors header is {header_len / 2**10:.0f} KB, over the "
+                                      f"{MAX_HEADER_BYTES // 2**10} KB limit (metadata too large)")
+            return "safetensors"
+        if not torch_like:
             raise CheckpointError(f"{label}: truncated safetensors file (header needs {header_len} bytes, file has {size - 8})")
-        return "safetensors"
+    if torch_like:
+        return "torch"
     raise CheckpointError(f"{label}: not a safetensors checkpoint or a PyTorch state dict (unrecognised content)")
 
 
-def _read_safetensors(path: Path, label: str) -> tuple[dict[str, np.ndarray], dict]:
+def _read_safetensors(path: Path, label: str) -> tuple[dict[str, np.ndarray], CheckpointMeta]:
     from safetensors import SafetensorError, safe_open
 
     try:
@@ -289,7 +347,10 @@ def _read_state_dict(path: Path, label: str) -> dict[str, np.ndarray]:
         with open(path, "rb") as fh:  # a file object: torch.load would treat a *.safetensors *path* as safetensors
             obj = torch.load(fh, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        detail = next((ln.strip() for ln in str(err).splitlines() if "Unsupported" in ln), _first_line(err))
+        # torch says "Unsupported global: GLOBAL posix.system ..." or "unsupported GLOBAL ..." by version;
+        # never pass on its advice to retry with weights_only=False
+        detail = next((ln.strip() for ln in str(err).splitlines() if "unsupported global" in ln.lower()),
+                      "the file holds objects other than tensors")
         raise CheckpointError(f"{label}: refused to unpickle: the file needs more than plain tensors to load "
                               f"({detail}); only state dicts saved with torch.save(model.state_dict(), ...) are accepted") from None
     except Exception as err:  # torch raises many types for damaged archives
@@ -307,33 +368,19 @@ def _read_state_dict(path: Path, label: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _parse_metadata(raw_meta: dict, label: str) -> dict:
+def _parse_metadata(raw_meta: dict, label: str) -> CheckpointMeta:
     if METADATA_KEY not in raw_meta:
-        return {}
+        return CheckpointMeta()
     try:
-        meta = json.loads(raw_meta[METADATA_KEY])
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{label}: metadata is not valid JSON") from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{label}: metadata must be a JSON object, got {type(meta).__name__}")
-    for key, kind in (("config", dict), ("metrics", dict), ("history", list), ("head", str), ("dataset", str)):
-        if key in meta and not isinstance(meta[key], kind):
-            raise CheckpointError(f"{label}: metadata field {key!r} must be a {kind.__name__}")
-    if "epochs" in meta and meta["epochs"] is not None and (not isinstance(meta["epochs"], int) or meta["epochs"] < 0):
-        raise CheckpointError(f"{label}: metadata field 'epochs' must be a non-negative integer")
-    if meta.get("dataset", "mnist") not in ("mnist", "fashion-mnist"):
-        raise CheckpointError(f"{label}: unknown dataset {meta['dataset']!r} in metadata")
-    return meta
+        return CheckpointMeta.from_json(raw_meta[METADATA_KEY])
+    except MetadataError as err:
+        raise CheckpointError(f"{label}: {err}") from None
 
 
-def _config_for(meta: dict, shapes: dict[str, tuple[int, ...]], label: str) -> VAEConfig:
+def _config_for(meta: CheckpointMeta, shapes: dict[str, tuple[int, ...]], label: str) -> VAEConfig:
+    if meta.config is not None:  # validated with the metadata (vae.metadata)
+        return meta.config
     try:
-        if "config" in meta:
-            args = dict(meta["config"])
-            # files written before VAEConfig lost its constant input_dim field record it as 784
-            if args.pop("input_dim", INPUT_DIM) != INPUT_DIM:
-                raise ValueError(f"input size is not supported (expected {INPUT_DIM})")
-            return VAEConfig(**args)
         # No metadata (a classic state dict): read the sizes off the weight shapes.
         # (a wrong input size is caught by the layout check that follows)
         hidden = shapes["fc1.weight"][0]
@@ -358,24 +405,24 @@ def _check_layout(shapes: dict[str, tuple[int, ...]], config: VAEConfig, label: 
                                   f"for latent {config.latent}, hidden {config.hidden}")
 
 
-def _build(tensors: dict[str, np.ndarray], meta: dict, head: str | None, label: str) -> Checkpoint:
+def _build(tensors: dict[str, np.ndarray], meta: CheckpointMeta, head: str | None, label: str) -> Checkpoint:
     shapes = {k: tuple(v.shape) for k, v in tensors.items()}
     config = _config_for(meta, shapes, label)
     _check_layout(shapes, config, label)
     for key, value in tensors.items():
         if not np.isfinite(value).all():
             raise CheckpointError(f"{label}: tensor {key} contains NaN or Inf values")
-    head_name = meta.get("head") or head
+    head_name = meta.head or head
     if head_name is None:
         raise CheckpointError(f"{label}: the file does not say which output head it was trained with; choose one of {', '.join(HEADS)}")
-    if head is not None and meta.get("head") and meta["head"] != head:
-        raise CheckpointError(f"{label}: trained with head {meta['head']!r}, not {head!r}")
+    if head is not None and meta.head and meta.head != head:
+        raise CheckpointError(f"{label}: trained with head {meta.head!r}, not {head!r}")
     try:
         head_obj = get_head(head_name)
     except ValueError as err:
         raise CheckpointError(f"{label}: {err}") from None
-    meta = dict(meta) or {"head": head_name, "config": config.to_dict()}
-    meta.setdefault("head", head_name)
+    if meta.head is None or meta.config is None:
+        meta = dataclasses.replace(meta, head=head_name, config=config)
     return Checkpoint(_frozen(tensors), config, head_obj, meta)
 
 
@@ -418,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
             from .evaluate import evaluate_on_sample  # scoring is the caller's job, not file I/O's
 
             ckpt = load_checkpoint(args.file, head=args.head)
-            ckpt.meta["dataset"] = args.dataset
+            ckpt.meta = dataclasses.replace(ckpt.meta, dataset=args.dataset)
             saved = import_checkpoint(ckpt, args.out, source=f"imported from {args.file.name}",
                                       metrics=evaluate_on_sample(ckpt), overwrite=args.force)
             print(summary(saved))

@@ -25,8 +25,9 @@ from .paths import DEFAULT_DATA_DIR
 if TYPE_CHECKING:
     import torch
 
-_RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_RAW_FILES = RAW_FILES
 
 
 class DatasetError(RuntimeError):
@@ -58,6 +59,15 @@ class Split:
 def raw_dir(dataset: str, data_dir: str | Path = DEFAULT_DATA_DIR) -> Path:
     """The folder torchvision reads the IDX files of ``dataset`` from."""
     return Path(data_dir) / get_dataset(dataset).torchvision_class / "raw"
+
+
+def raw_files_present(dataset: str, data_dir: str | Path = DEFAULT_DATA_DIR) -> dict[str, bool]:
+    """Which of the four IDX files of ``dataset`` are in ``data_dir`` (unpacked or ``.gz``).
+
+    Only looks: nothing is created or downloaded (the app shows this to say what is missing).
+    """
+    folder = raw_dir(dataset, data_dir)
+    return {name: (folder / name).is_file() or (folder / f"{name}.gz").is_file() for name in RAW_FILES}
 
 
 def load_split(dataset: str, train: bool, data_dir: str | Path = DEFAULT_DATA_DIR,
