@@ -67,6 +67,22 @@ def test_resuming_gives_exactly_the_uninterrupted_run(tmp_path, small_splits, ti
     assert load_checkpoint(out).meta.epochs == 2
 
 
+def test_the_autograd_step_trains_the_model_the_handwritten_step_trains(tmp_path, small_splits, tiny_cfg):
+    fast = train(tiny_cfg, tmp_path / "fast.safetensors", *small_splits, device="cpu")
+    plain = train(dataclasses.replace(tiny_cfg, step="autograd"), tmp_path / "plain.safetensors", *small_splits, device="cpu")
+    for key, value in fast.model.state_dict().items():
+        torch.testing.assert_close(plain.model.state_dict()[key], value, rtol=1e-3, atol=1e-4, msg=key)
+
+
+def test_resuming_with_the_other_step_is_one_error_line(tmp_path, small_splits, tiny_cfg):
+    out = tmp_path / "stepped.safetensors"
+    train(tiny_cfg, out, *small_splits, device="cpu")
+    before = out.read_bytes()
+    with pytest.raises(TrainingError, match="trained with --step handwritten, not --step autograd") as info:
+        train(dataclasses.replace(tiny_cfg, epochs=2, step="autograd"), out, *small_splits, resume=True, device="cpu")
+    assert "\n" not in str(info.value) and out.read_bytes() == before
+
+
 def test_resume_without_a_resume_file_is_a_training_error(tmp_path, small_splits, tiny_cfg):
     out = tmp_path / "never-trained.safetensors"
     with pytest.raises(TrainingError, match="does not exist") as info:
@@ -139,8 +155,9 @@ def test_weights_that_turn_non_finite_at_an_epochs_last_step_are_not_saved(tmp_p
     # The loss is checked before each step; the step after the last check of an epoch
     # must not slip a broken model into the checkpoint or the resume state.
     import vae.train as train_module
+    from vae.step import TrainStep
 
-    class PoisonedStep(train_module.TrainStep):
+    class PoisonedStep(TrainStep):
         steps = 0
 
         def __call__(self, x):
@@ -151,7 +168,7 @@ def test_weights_that_turn_non_finite_at_an_epochs_last_step_are_not_saved(tmp_p
                     self.model.fc4.bias.fill_(float("nan"))
             return loss
 
-    monkeypatch.setattr(train_module, "TrainStep", PoisonedStep)
+    monkeypatch.setitem(train_module.STEPS, "handwritten", PoisonedStep)
     out = tmp_path / "poisoned.safetensors"
     cfg = dataclasses.replace(tiny_cfg, epochs=3)
     saved = {}
@@ -181,7 +198,7 @@ def test_unwritable_output_location_is_a_clear_training_error(tmp_path, small_sp
 
 @pytest.mark.parametrize("kwargs", [
     {"head": "tanh"}, {"latent": 0}, {"epochs": 0}, {"batch_size": 0}, {"lr": 0.0}, {"lr": 10.0},
-    {"dataset": "cifar"},
+    {"dataset": "cifar"}, {"step": "sgd"},
 ])
 def test_train_config_rejects_invalid_settings(kwargs):
     with pytest.raises(ValueError):
