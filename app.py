@@ -18,9 +18,11 @@ PAGES = [
 
 # Digits are sent at their real 28x28 size (cheap to encode on every slider move) and enlarged
 # by the browser; without this the enlargement would blur them. Less top padding than Streamlit's
-# default, so that the explorer's answer, sliders and images fit a 1280x720 screen.
+# default, so that the explorer's answer, sliders and images fit a 1280x720 screen. No Plotly mode
+# bar on any chart: on a phone it covers the chart's title (Streamlit's own toolbar stays).
 st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }"
-        "[data-testid='stMainBlockContainer'] { padding-top: 3rem; }</style>")
+        "[data-testid='stMainBlockContainer'] { padding-top: 3rem; }"
+        ".modebar-container { display: none !important; }</style>")
 
 with st.sidebar:
     st.markdown(

@@ -300,3 +300,21 @@ def latent_scatter(mu: np.ndarray, labels: np.ndarray, label_names: tuple[str, .
                       yaxis=dict(range=[-4, 4], title="z2", scaleanchor="x"), legend=legend,
                       title=dict(text="Sample digits encoded (posterior means)", font=dict(size=14)))
     return fig
+
+
+def training_curves(points: Sequence[Mapping[str, float | str]], epochs: int) -> go.Figure:
+    """The Train page's live losses: ``points`` are {epoch, loss, curve} rows. The x axis always
+    spans the whole run (0..epochs) and points carry markers, so a run with one finished epoch
+    (one x value; Vega-Lite's line chart drew it empty) still shows where it is."""
+    fig = go.Figure()
+    styles = {"train": dict(dash="dot"), "test": dict(dash="solid"), "train (running)": dict(dash="dot")}
+    for curve in dict.fromkeys(str(p["curve"]) for p in points):
+        rows = [p for p in points if p["curve"] == curve]
+        fig.add_scatter(x=[p["epoch"] for p in rows], y=[p["loss"] for p in rows], mode="lines+markers", name=curve,
+                        line=dict(color=COLORS["sigmoid"] if curve == "test" else COLORS["data"],
+                                  **styles.get(curve, {})), marker=dict(size=7))
+    legend, bottom = _legend_at_the_bottom(len(fig.data))
+    fig.update_layout(height=200 + bottom, margin=dict(_MARGIN, b=bottom, t=20), legend=legend,
+                      xaxis=dict(range=[0, max(epochs, 1) + 0.05], title="epoch", dtick=1 if epochs <= 20 else None),
+                      yaxis=dict(title="loss (nats/image)"))
+    return fig
