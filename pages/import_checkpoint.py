@@ -6,51 +6,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from services.catalog import USER_PREFIX, checkpoint_name
+from services.catalog import USER_PREFIX
 from services.deployment import read_only
-from services.ownership import NotOwner, claim, delete, owned
-from services.quotas import expected_bytes
+from services.importing import import_upload
+from services.ownership import NotOwner, delete, owned
 from services.untrusted import public, redact
 from ui import loaders
 from ui.session import visitor
 from vae import paths
-from vae.checkpoints import (
-    MAX_CHECKPOINT_BYTES,
-    Checkpoint,
-    CheckpointError,
-    import_checkpoint,
-    load_checkpoint,
-    load_checkpoint_bytes,
-    summary,
-)
+from vae.checkpoints import MAX_CHECKPOINT_BYTES, CheckpointError, summary
 from vae.datasets import DATASETS
-from vae.evaluate import evaluate_on_sample
 from vae.heads import HEADS
-
-
-def one_line(text: str, limit: int = 120) -> str:
-    """An uploaded file's name as metadata may hold it: printable, one line, bounded."""
-    return "".join(c if c.isprintable() else "?" for c in " ".join(text.split()))[:limit]
-
-
-def import_upload(data: bytes, filename: str, head: str, dataset: str, name: str, replace_own: bool) -> Checkpoint:
-    """Validate, save under a claimed name, and re-read from disk what was saved (the one shown)."""
-    # the picked head only fills in for files that name none: ours carry their own
-    ckpt = load_checkpoint_bytes(data, filename, default_head=head)
-    if ckpt.meta.dataset is None:
-        ckpt.meta = ckpt.meta.replace(dataset=dataset)
-    stem = checkpoint_name(name)
-    taken = claim(paths.USER_CHECKPOINT_DIR, stem, visitor(), replace_own=replace_own,
-                  new_bytes=expected_bytes(ckpt.config))
-    try:
-        import_checkpoint(ckpt, taken.path, source=f"uploaded as {one_line(filename)}",
-                          metrics=evaluate_on_sample(ckpt), overwrite=True)
-        return load_checkpoint(taken.path)  # confirm only what the disk holds and validates
-    except BaseException:
-        if taken.new:  # nothing of a failed import stays under a new name
-            taken.path.unlink(missing_ok=True)
-            taken.release()
-        raise
 
 
 def import_form() -> None:
@@ -68,7 +34,8 @@ def import_form() -> None:
     if not st.button("Validate and import", type="primary", disabled=upload is None, key="import_go") or upload is None:
         return
     try:
-        saved = import_upload(upload.getvalue(), upload.name, head, dataset, name or default, replace_own)
+        saved = import_upload(upload.getvalue(), upload.name, name=name or default, owner=visitor(),
+                              folder=paths.USER_CHECKPOINT_DIR, head=head, dataset=dataset, replace_own=replace_own)
     except (CheckpointError, ValueError) as err:  # bad file, bad or taken name, quota
         st.error(public(str(err)))
         return

@@ -8,20 +8,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from services.catalog import checkpoint_name
 from services.deployment import read_only
-from services.jobs import Busy, JobStatus, NotYourJob
-from services.ownership import claim
-from services.quotas import expected_bytes
+from services.jobs import Busy, JobStatus, NotYourJob, start_training
 from services.untrusted import public
 from ui import figures, loaders
 from ui.session import visitor
 from vae import paths
-from vae.architecture import VAEConfig
 from vae.data import RAW_FILES, raw_dir, raw_files_present
 from vae.datasets import DATASETS
 from vae.heads import HEADS
-from vae.train import TrainConfig
 
 LATENTS = (2, 5, 10, 20, 32, 64)
 
@@ -71,27 +66,16 @@ def start_form() -> None:
         submitted = st.form_submit_button("Start training", type="primary")
     if not submitted:
         return
-    owner = visitor()
+    settings: dict = {"head": head, "latent": latent, "epochs": int(epochs), "lr": float(lr), "dataset": dataset}
     try:
-        hidden, encoder_from = VAEConfig().hidden, None
         if encoder:  # a decoder for that encoder: its latent space, sizes and data
             source = loaders.checkpoint(encoder)
-            latent, hidden, dataset = source.config.latent, source.config.hidden, source.dataset
-            encoder_from = str(source.path) if source.path else None
+            settings.update(latent=source.config.latent, hidden=source.config.hidden, dataset=source.dataset,
+                            encoder_from=str(source.path) if source.path else None)
             name = name or f"{head}-decoder-on-{encoder.removeprefix('user/')}-{epochs}ep"[:64]
-        name = checkpoint_name(name or f"{dataset}-{head}-z{latent}-{epochs}ep")
-        cfg = TrainConfig(head=head, latent=latent, hidden=hidden, epochs=int(epochs), lr=float(lr), dataset=dataset,
-                          encoder_from=encoder_from)
-        runner = loaders.runner()
-        if runner.status().active:  # say so before claiming a name
-            raise Busy("a training job is already running; try again when it has finished")
-        taken = claim(paths.USER_CHECKPOINT_DIR, name, owner, replace_own=replace_own,
-                      new_bytes=expected_bytes(VAEConfig(latent=cfg.latent, hidden=cfg.hidden), with_resume_state=True))
-        try:
-            runner.start(cfg, taken, paths.DEFAULT_DATA_DIR, owner=owner)
-        except Busy:
-            taken.release()
-            raise
+        start_training(loaders.runner(), name=name or f"{settings['dataset']}-{head}-z{settings['latent']}-{epochs}ep",
+                       owner=visitor(), folder=paths.USER_CHECKPOINT_DIR, data_dir=paths.DEFAULT_DATA_DIR,
+                       replace_own=replace_own, **settings)
     except Busy as err:
         st.warning(public(str(err)))
     except ValueError as err:  # bad name, name taken, quota, bad settings
@@ -109,14 +93,14 @@ def describe(status: JobStatus, mine: bool) -> str:
     return f"{settings} -> {out}" + (" (yours)" if mine else " (started by another visitor)")
 
 
-def in_page_terms(error: str, cfg: TrainConfig | None) -> str:
+def in_page_terms(error: str, dataset: str | None) -> str:
     """A failure as this page would say it: missing training data is files the server's operator
     must add (see 'Where the training data comes from'), not a command-line flag or a raw
     download error."""
-    if cfg is None or "put the four IDX files" not in error:  # vae.data's missing-files message
+    if dataset is None or "put the four IDX files" not in error:  # vae.data's missing-files message
         return error
-    folder = raw_dir(cfg.dataset, ".").as_posix().removeprefix("./")
-    return (f"The {cfg.dataset} training files are not on this server and could not be downloaded (no network "
+    folder = raw_dir(dataset, ".").as_posix().removeprefix("./")
+    return (f"The {dataset} training files are not on this server and could not be downloaded (no network "
             f"here). Its operator must put the four IDX files into {folder}/ inside the data folder (see 'Where the "
             "training data comes from' above); then start the run again.")
 
@@ -157,7 +141,7 @@ def job_status() -> None:
             st.session_state["train_refreshed"] = status.finished
             loaders.refresh_catalog()
     elif status.state == "failed":
-        st.error(public(in_page_terms(status.error or "training failed", status.config)))
+        st.error(public(in_page_terms(status.error or "training failed", status.config.dataset if status.config else None)))
     elif status.state == "cancelled":
         st.info(public(status.message))
         if st.session_state.get("train_refreshed") != status.finished:

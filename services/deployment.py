@@ -17,3 +17,10 @@ _TRUE = ("1", "true", "yes", "on")
 def read_only() -> bool:
     """True when the operator switched off every page that writes to disk."""
     return os.environ.get(READ_ONLY_ENV, "").strip().lower() in _TRUE
+
+
+def torch_version() -> str:
+    """Import torch (seconds, the first time in a process) and say which version serves."""
+    import torch
+
+    return str(torch.__version__)

@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from services.ownership import Claim
+from services.ownership import Claim, claim
+from services.quotas import expected_bytes
+from vae.architecture import VAEConfig
 from vae.checkpoints import CheckpointError
 from vae.data import DatasetError, load_split
 from vae.train import Progress, TrainConfig, TrainingError, train
@@ -128,3 +130,24 @@ class TrainingRunner:
             self._update(state="failed", finished=time.time(), error=str(err))
         except Exception as err:  # a background thread must report, never die silently
             self._update(state="failed", finished=time.time(), error=f"{type(err).__name__}: {err}")
+
+
+def start_training(runner: TrainingRunner, *, name: str, owner: str, folder: Path, data_dir: Path,
+                   replace_own: bool = False, **settings) -> None:
+    """Start ``runner`` on ``TrainConfig(**settings)`` into ``folder/name.safetensors`` for ``owner``.
+
+    The name is claimed first (services.ownership: NameTaken, QuotaError) and given back if the job
+    cannot start (:class:`Busy`) or ends without writing; ValueError for bad settings or name.
+    """
+    from services.catalog import checkpoint_name
+
+    cfg = TrainConfig(**settings)
+    if runner.status().active:  # say so before claiming a name
+        raise Busy("a training job is already running; try again when it has finished")
+    taken = claim(folder, checkpoint_name(name), owner, replace_own=replace_own,
+                  new_bytes=expected_bytes(VAEConfig(latent=cfg.latent, hidden=cfg.hidden), with_resume_state=True))
+    try:
+        runner.start(cfg, taken, data_dir, owner=owner)
+    except BaseException:
+        taken.release()
+        raise

@@ -102,9 +102,9 @@ def torch_version() -> str:
 
     Called by the pages that score or train; the explorer, the latent map and the head comparison
     never need it."""
-    import torch
+    from services.deployment import torch_version as load_torch
 
-    return torch.__version__
+    return load_torch()
 
 
 @st.cache_resource(show_spinner=False)
