@@ -24,6 +24,7 @@ import hashlib
 import os
 import pickle
 import platform
+import re
 import struct
 import sys
 import tempfile
@@ -349,8 +350,8 @@ def _read_state_dict(path: Path, label: str) -> dict[str, np.ndarray]:
     except pickle.UnpicklingError as err:
         # torch says "Unsupported global: GLOBAL posix.system ..." or "unsupported GLOBAL ..." by version;
         # never pass on its advice to retry with weights_only=False
-        detail = next((ln.strip() for ln in str(err).splitlines() if "unsupported global" in ln.lower()),
-                      "the file holds objects other than tensors")
+        found = re.search(r"unsupported global:?\s+(?:global\s+)?([\w.]+)", str(err), re.IGNORECASE)
+        detail = f"unsupported GLOBAL {found.group(1)}" if found else "the file holds objects other than tensors"
         raise CheckpointError(f"{label}: refused to unpickle: the file needs more than plain tensors to load "
                               f"({detail}); only state dicts saved with torch.save(model.state_dict(), ...) are accepted") from None
     except Exception as err:  # torch raises many types for damaged archives
