@@ -10,8 +10,9 @@ import streamlit as st
 from services.decoding import decode_point, encode_mean
 from services.display import DISPLAY_MODES
 from services.latent_geometry import chi2_quantile
-from services.pairing import DEFAULT_MODE, MODES, trained_on
+from services.pairing import DEFAULT_MODE, MODES, agreement_line, trained_on
 from services.pytorch_verdict import Verdict, bce_verdict
+from services.untrusted import literal
 from ui import latent_panel, loaders, state
 from vae.datasets import get_dataset
 
@@ -174,7 +175,8 @@ def main() -> None:
     if notice := state.ignored_notice(ignored):
         toggle.caption(f"⚠️ {notice}")
     if left != right:
-        toggle.caption(loaders.pairing().note([left, right]))
+        measured = agreement_line(left, {right: loaders.median_agreement(left, right)})
+        toggle.caption(loaders.pairing().note([left, right]) + " " + literal(measured))
     with buttons:
         z_buttons(left, loaders.checkpoint(left).config.latent, right)
         if view == "both":

@@ -8,7 +8,8 @@ import streamlit as st
 
 from services.decoding import decode_point
 from services.display import as_image, out_of_range_overlay
-from services.pairing import DEFAULT_MODE, MODES
+from services.pairing import DEFAULT_MODE, MODES, agreement_line
+from services.untrusted import literal
 from ui import figures, gallery, loaders, state
 from vae.heads import HEADS
 
@@ -48,11 +49,12 @@ def main() -> None:
                     help="Same encoder: every decoder was trained on the sigmoid VAE's frozen encoder. "
                          "Independently trained: each head's whole VAE, with a latent space of its own.") or DEFAULT_MODE
     reference = pairing.reference("mnist", latent)
-    models = {n: cat.checkpoints[n] for n in (pairing.lineup(reference, list(HEADS), mode) if reference else [])}
-    if not models:
+    if reference is None:
         st.warning(f"No MNIST checkpoint of latent size {latent} found; train one on the 'Train a variant' page.")
         return
-    st.caption(pairing.note(list(models)))
+    models = {n: cat.checkpoints[n] for n in pairing.lineup(reference, list(HEADS), mode)}
+    others = {n: loaders.median_agreement(reference, n) for n in models if n != reference}
+    st.caption(pairing.note(list(models)) + (" " + literal(agreement_line(reference, others)) if others else ""))
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     # A callback: the new z is set before this run reads it, so the caption shows the z decoded below.
     c2.button("Random z", on_click=random_z, args=(latent,), width="stretch")

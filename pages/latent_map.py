@@ -8,7 +8,8 @@ import streamlit as st
 from services.decoding import decode_points, encode_mean
 from services.display import DISPLAY_MODES, as_image, gif_bytes, out_of_range_overlay, png_bytes, tile
 from services.latent_geometry import grid_points, interpolate
-from services.pairing import DEFAULT_MODE, MODES
+from services.pairing import DEFAULT_MODE, MODES, agreement_line
+from services.untrusted import literal
 from ui import figures, loaders
 from vae.datasets import get_dataset
 
@@ -111,7 +112,8 @@ def main() -> None:
         if len(names) < 2:
             st.info("No raw decoder shares this encoder yet: train one on the 'Train a variant' page "
                     "('train only a decoder on this encoder').")
-        st.caption(pairing.note(names))
+        others = {n: loaders.median_agreement(names[0], n) for n in names[1:]}
+        st.caption(pairing.note(names) + (" " + literal(agreement_line(names[0], others)) if others else ""))
         st.subheader("Manifold")
         manifold(names, mode)
         st.subheader("Where the sample digits land")

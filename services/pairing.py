@@ -29,8 +29,17 @@ from .catalog import Catalog
 MODES = {"same": "Same encoder, decoders swapped", "independent": "Independently trained VAEs"}
 DEFAULT_MODE = "same"
 SAME_NOTE = "Same encoder: only the decoder's last activation and loss differ, so the same z means the same digit."
-INDEPENDENT_NOTE = ("Independently trained VAEs: each learned its own latent space, so the same z means a "
+INDEPENDENT_NOTE = ("Independently trained VAEs: each learned its own latent space, so the same z can mean a "
                     "different digit in each; digits are encoded with each model's own encoder.")
+AGREEMENT_POINTS = 200  # random z per measurement (agreement); seed 0
+
+
+def agreement_line(reference: str, others: dict[str, float]) -> str:
+    """One plain-text line of measured agreements: ``others`` maps a checkpoint name to its median
+    pixel correlation with ``reference`` (:func:`agreement`). Names come from files: escape for markdown."""
+    values = ", ".join(f"{name} {r:.2f}" for name, r in others.items())
+    return (f"Measured at {AGREEMENT_POINTS} random z, median pixel correlation with the image of {reference} "
+            f"(1 = the same picture): {values}.")
 
 
 @dataclass(frozen=True)
@@ -112,7 +121,7 @@ def _check_mode(mode: str) -> None:
         raise ValueError(f"unknown pairing mode {mode!r} (known: {', '.join(MODES)})")
 
 
-def agreement(a: Checkpoint, b: Checkpoint, n: int = 200, seed: int = 0) -> np.ndarray:
+def agreement(a: Checkpoint, b: Checkpoint, n: int = AGREEMENT_POINTS, seed: int = 0) -> np.ndarray:
     """Pixel correlation of the two decoders' images at ``n`` points z ~ N(0, I), one per point.
 
     Pearson correlation over the 784 pixels of ``a``'s image and ``b``'s, each clipped into

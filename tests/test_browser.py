@@ -107,6 +107,45 @@ def test_explorer_sliders_images_histograms_and_toggle(app_page):
         "z set on the server moves the sliders"
 
 
+def column_images(page) -> list:
+    """The first image of each decoder column of the explorer's panel, as grey values."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    srcs = page.locator(".z-column").evaluate_all(
+        "cols => cols.map(c => c.querySelector('.z-figure img').getAttribute('src'))")
+    return [np.asarray(Image.open(io.BytesIO(base64.b64decode(s.split(",", 1)[1]))).convert("L"), dtype=float)
+            for s in srcs]
+
+
+def test_explorer_side_by_side_decoders_share_one_latent_space_unless_asked_otherwise(app_page):
+    import numpy as np
+
+    url, page = app_page
+    page.goto(url)
+    wait_idle(page)
+    page.wait_for_selector(PANEL_CHART)
+    page.get_by_text("Same encoder: only the decoder").first.wait_for()
+    correlations = []
+    for _ in range(5):  # random z: the median of a few, as the shipped decoders are held to (tests/test_pairing.py)
+        before = first_image_src(page)
+        page.get_by_role("button", name="Random z ~ N(0, I)").click()
+        page.wait_for_function("([sel, src]) => document.querySelector(sel).getAttribute('src') !== src",
+                               arg=[PANEL_IMAGE, before])
+        wait_idle(page)
+        left, right = column_images(page)
+        correlations.append(np.corrcoef(left.ravel(), right.ravel())[0, 1])
+    assert np.median(correlations) >= 0.9, correlations
+
+    page.get_by_role("radio", name="Independently trained VAEs").click()
+    page.get_by_text("each learned its own latent space").first.wait_for()
+    wait_idle(page)
+    assert page.locator(".z-title code").all_inner_texts() == ["mnist-sigmoid-z20", "mnist-raw-z20"]
+
+
 def test_explorer_histograms_follow_a_dark_theme(app_page):
     url, page = app_page
     dark = page.context.browser.new_page(color_scheme="dark", viewport={"width": 1400, "height": 1600})

@@ -19,7 +19,7 @@ from services.catalog import Catalog, load_catalog
 from services.decoding import encode_mean
 from services.deployment import read_only
 from services.display import HIST_BINS, HIST_RANGE, histogram
-from services.pairing import Pairing
+from services.pairing import Pairing, agreement
 from vae import paths
 from vae.checkpoints import Checkpoint
 from vae.data import Split, load_sample
@@ -61,6 +61,7 @@ def refresh_catalog() -> None:
     """Forget the cached catalog and the per-model caches so new checkpoints show up."""
     catalog.clear()
     pairing.clear()
+    median_agreement.clear()
     sample_encodings.clear()
 
 
@@ -68,6 +69,13 @@ def refresh_catalog() -> None:
 def pairing() -> Pairing:
     """Which checkpoints share an encoder (hashing every encoder once per catalog)."""
     return Pairing.of(catalog())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def median_agreement(reference: str, other: str) -> float:
+    """How alike two checkpoints draw the same z: median pixel correlation at random z (services.pairing)."""
+    cat = catalog()
+    return float(np.median(agreement(cat.checkpoints[reference], cat.checkpoints[other])))
 
 
 @st.cache_resource(show_spinner=False)
