@@ -8,8 +8,10 @@ import streamlit as st
 
 from services.decoding import reconstruct_pixels
 from services.display import as_image, out_of_range_overlay
+from services.pairing import DEFAULT_MODE, MODES
 from services.scoring import reconstruct
 from ui import digits, figures, gallery, loaders
+from vae.heads import HEADS
 
 
 @st.cache_data(show_spinner="Reconstructing the sample with every head ...", max_entries=16)
@@ -29,7 +31,15 @@ def main() -> None:
         "PyTorch refuses it: that error is the loss telling you the sigmoid was part of the model.")
     cat = loaders.catalog()
     dataset = st.selectbox("Dataset", cat.datasets(), key="recon_dataset")
-    models = {n: c for n, c in cat.checkpoints.items() if c.dataset == dataset and c.config.latent > 2}
+    pair = st.radio("Compare", list(MODES), format_func=MODES.get, key="recon_pair", horizontal=True,
+                    help="Same encoder: one z per digit, decoded by every head's decoder trained on the sigmoid "
+                         "VAE's frozen encoder. Independently trained: each head's whole VAE encodes the digit "
+                         "itself.") or DEFAULT_MODE
+    pairing = loaders.pairing()
+    reference = pairing.reference(dataset, 20)
+    models = {n: cat.checkpoints[n] for n in (pairing.lineup(reference, list(HEADS), pair) if reference else [])}
+    if models:
+        st.caption(pairing.note(list(models)))
     x, where = digits.pick_digit(dataset)
     if x is None:
         st.info(f"No digit yet: {where}.")
@@ -44,26 +54,30 @@ def main() -> None:
                        name + ("" if bounded else " (blue < 0, red > 1)")))
     gallery.image_rows(images, per_row=6)
 
-    # PyTorch's verdict first, whole: it is the page's point. (A continuous-Bernoulli column with
-    # lambda = the clipped pixels ranked the clamp head best, since its pixels stuck at exactly 0 or 1
-    # get densities near the limit: a number that misleads more than it tells.)
+    # The table holds numbers and a short verdict that fits its column; PyTorch's words follow whole,
+    # once per distinct error, with the models it refused. (A continuous-Bernoulli column with lambda =
+    # the clipped pixels ranked the clamp head best, since its pixels stuck at exactly 0 or 1 get
+    # densities near the limit: a number that misleads more than it tells.)
+    verdict = "F.binary_cross_entropy(output, x)"
     table = pd.DataFrame([{
-        "checkpoint": name, "F.binary_cross_entropy(output, x)":
-            "accepted" if s.bce_error is None else f"RuntimeError: {s.bce_error}",
-        "head": models[name].head.name, "BCE (nats)": s.bce, "MSE": s.mse, "KL (nats)": s.kl,
-        "pixels < 0": s.below, "pixels > 1": s.above,
+        "checkpoint": name, "head": models[name].head.name,
+        verdict: "accepted" if s.bce_error is None else "RuntimeError (below)",
+        "BCE (nats)": s.bce, "MSE": s.mse, "KL (nats)": s.kl, "pixels < 0": s.below, "pixels > 1": s.above,
     } for name, (_, s) in results.items()])
     st.dataframe(table, hide_index=True, key="recon_table",
-                 column_config={"F.binary_cross_entropy(output, x)": st.column_config.TextColumn(width="large"),
-                                **{c: st.column_config.NumberColumn(format="%.2f")
-                                   for c in ("BCE (nats)", "MSE", "KL (nats)")}})
+                 column_config={c: st.column_config.NumberColumn(format="%.2f")
+                                for c in ("BCE (nats)", "MSE", "KL (nats)")})
+    why = {"raw": "unbounded outputs, some outside [0, 1]",
+           "logits": "by design: logits, trained with `F.binary_cross_entropy_with_logits`, which applies the "
+                     "sigmoid inside the loss"}
+    refused: dict[str, list[str]] = {}
     for name, (_, s) in results.items():
         if s.bce_error:
-            why = {"raw": "its outputs are unbounded, so some fall outside [0, 1].",
-                   "logits": "by design: its outputs are logits, and it is trained with "
-                             "`F.binary_cross_entropy_with_logits`, which applies the sigmoid inside the loss."}
-            st.markdown(f"`{name}` fed to `F.binary_cross_entropy` — {why.get(models[name].head.name, '')}")
-            st.code(f"RuntimeError: {s.bce_error}", language="text")
+            refused.setdefault(s.bce_error, []).append(name)
+    for error, names in refused.items():
+        st.markdown("`F.binary_cross_entropy(output, x)` refuses the outputs of " + "; ".join(
+            f"`{n}` ({why.get(models[n].head.name, models[n].head.name)})" for n in names) + ":")
+        st.code(f"RuntimeError: {error}", language="text")
     st.caption("BCE is computed on pixels clipped into [0, 1] (otherwise it could not be computed at all for the "
                "raw head).")
 

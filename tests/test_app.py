@@ -218,9 +218,12 @@ def test_reconstructions_page_shows_pytorchs_bce_error_for_the_raw_head():
     table = at.dataframe[0].value
     raw = table[table["head"] == "raw"].iloc[0]
     sigmoid = table[table["head"] == "sigmoid"].iloc[0]
-    assert "all elements of input should be between 0 and 1" in raw["F.binary_cross_entropy(output, x)"]
+    assert raw["F.binary_cross_entropy(output, x)"].startswith("RuntimeError")
     assert sigmoid["F.binary_cross_entropy(output, x)"] == "accepted"
-    assert any("between 0 and 1" in c.value for c in at.code)
+    (code,) = [c.value for c in at.code if "between 0 and 1" in c.value]
+    assert code == "RuntimeError: all elements of input should be between 0 and 1", "PyTorch's words, whole"
+    (refused,) = [m.value for m in at.markdown if "refuses the outputs of" in m.value]
+    assert all(f"`{n}`" in refused for n in table[table["head"].isin(["raw", "logits"])]["checkpoint"])
 
 
 def test_reconstructions_page_accepts_an_uploaded_digit_and_refuses_a_non_image():
