@@ -32,14 +32,17 @@ def sample_range() -> dict:
 
 
 def shipped_results() -> dict[str, dict]:
-    """The shipped results files that exist and are valid; a broken one is reported, not fatal."""
+    """The shipped results files that exist, are valid and hold runs; a broken one is reported, not fatal."""
     found = {}
     for key, path in evidence.SHIPPED.items():
         if Path(path).is_file():
             try:
-                found[key] = load(str(path), Path(path).stat().st_mtime)
+                doc = load(str(path), Path(path).stat().st_mtime)
             except evidence.ResultsError as err:
                 st.text(f"Skipped: {err}")
+                continue
+            if doc["runs"]:  # a sweep just started has written its file, and no run yet
+                found[key] = doc
     return found
 
 

@@ -121,7 +121,9 @@ def by_head_and_lr(final: pd.DataFrame) -> pd.DataFrame:
                      **{f"{m}_{stat}": getattr(ok[m], stat)() if len(ok) else math.nan
                         for m in ("bce", "mse", "pct_out") for stat in ("mean", "min", "max")},
                      "max_grad_norm": g["max_grad_norm"].max()})
-    return pd.DataFrame(rows)
+    columns = ["head", "lr", "runs", "diverged",
+               *(f"{m}_{stat}" for m in ("bce", "mse", "pct_out") for stat in ("mean", "min", "max")), "max_grad_norm"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def run_count_sentence(final: pd.DataFrame) -> str:

@@ -70,6 +70,15 @@ def test_without_results_the_page_says_how_to_make_them_and_still_computes_live(
     assert [s.value.split(".")[0] for s in at.subheader] == ["4", "5", "6"]
 
 
+def test_a_results_file_without_runs_yet_is_not_offered(monkeypatch, tmp_path):
+    whole = write_results(tmp_path / "whole.json", synthetic_results(sigmoid_wins=True))
+    empty = write_results(tmp_path / "empty.json", {**synthetic_results(sigmoid_wins=True), "runs": []})
+    monkeypatch.setattr(evidence, "SHIPPED", {"whole": whole, "decoder-only": empty})
+    at = run_app(PAGE)
+    assert at.radio(key="answers_results").options == ["whole VAE retrained per head (the questioner's experiment)"]
+    assert evidence.by_head_and_lr(evidence.final_table({"runs": []})).empty
+
+
 def test_a_broken_results_file_is_reported_as_plain_text(results_at):
     at = results_at({"schema": "vae-sweep/1", "runs": [{"head": "<b>tanh</b>"}]})
     assert any("not a" in t.value or "no valid config" in t.value for t in at.text)
