@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from app_fixtures import run_app
+from streamlit.testing.v1 import AppTest
 
 from services.jobs import JobStatus
 from ui import figures
@@ -22,7 +23,7 @@ def first_epoch_progress(epochs: int = 1) -> Progress:
     return Progress(epoch=1, epochs=epochs, step=40, steps_per_epoch=469, train_loss=210.5)
 
 
-def show(runner, **status) -> object:
+def show(runner, **status) -> AppTest:
     """The Train page as a visitor sees it while the shared runner reports ``status``."""
     cfg = TrainConfig(head="raw", latent=2, epochs=1)
     runner._status = JobStatus(config=cfg, out=Path("page-run.safetensors"), started=time.time() - 5,
@@ -55,7 +56,7 @@ def test_a_one_epoch_run_says_epoch_and_its_chart_spans_the_run(fresh_runner):
 
 
 def test_one_finished_epoch_is_drawn_with_markers_on_the_whole_run():
-    points = [{"epoch": 1, "loss": 180.2, "curve": "train"}, {"epoch": 1, "loss": 170.9, "curve": "test"},
+    points: list[dict[str, float | str]] = [{"epoch": 1, "loss": 180.2, "curve": "train"}, {"epoch": 1, "loss": 170.9, "curve": "test"},
               {"epoch": 1.3, "loss": 175.0, "curve": "train (running)"}]
     fig = figures.training_curves(points, epochs=3)
     assert [t.name for t in fig.data] == ["train", "test", "train (running)"]
