@@ -140,7 +140,7 @@ def test_explorer_side_by_side_decoders_share_one_latent_space_unless_asked_othe
         correlations.append(np.corrcoef(left.ravel(), right.ravel())[0, 1])
     assert np.median(correlations) >= 0.9, correlations
 
-    page.get_by_role("radio", name="Independently trained VAEs").click()
+    page.locator("label").filter(has_text="Independently trained VAEs").click()  # st.radio: its label takes the click
     page.get_by_text("each learned its own latent space").first.wait_for()
     wait_idle(page)
     assert page.locator(".z-title code").all_inner_texts() == ["mnist-sigmoid-z20", "mnist-raw-z20"]
