@@ -64,6 +64,11 @@ def _shrunk(img: Image.Image) -> Image.Image:
         return img
     if img.mode in ("1", "P", "PA"):  # these would be resized by nearest neighbour: thin strokes vanish
         img = img.convert("RGBA")
+    elif img.mode.startswith("I;16"):  # Pillow cannot resample 16-bit modes: as floats in [0, 1] it can
+        img = Image.fromarray(np.asarray(img, dtype=np.float32) / np.float32(65535.0), mode="F")
+        img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
+        # clipped like 8-bit resampling clips: Lanczos overshoot above 1 would otherwise dim the digit
+        return Image.fromarray(np.clip(np.asarray(img), 0.0, 1.0), mode="F")
     img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
     return img
 
