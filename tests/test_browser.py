@@ -232,3 +232,45 @@ def test_the_answers_tour_renders_six_verdicts_and_reaches_the_explorer(app_page
     page.screenshot(path=str(SHOTS / "answers.png"), full_page=True)
     link = page.get_by_role("link", name=re.compile("clipped as save_image does"))
     assert re.search(r"view=raw&display=clip", link.get_attribute("href") or "")
+
+
+def test_a_second_visitor_sees_no_exception_after_crafted_but_valid_imports(tmp_path):
+    """One visitor imports files whose metadata is at every bound (and one named with markdown);
+    another then walks every page: no exception, no request to a URL from the files."""
+    import json
+
+    from backend_fixtures import checkpoint_meta, safetensors_bytes, small_model, state_of
+
+    from vae import checkpoints
+
+    model = small_model(latent=20, hidden=16)
+    meta = {**checkpoint_meta(model, head="raw").to_dict(), "epochs": 10_000,
+            "history": [{"epoch": i + 1, "train_loss": 1e300, "test_loss": -1e300, "seconds": 0.0} for i in range(500)]}
+    crafted = safetensors_bytes(state_of(model), raw_meta={checkpoints.METADATA_KEY: json.dumps(meta)})
+    fetched: list[str] = []
+    with streamlit_server(env={"VAE_USER_CHECKPOINT_DIR": str(tmp_path / "user")}) as url, browser() as b:
+        first = b.new_context(viewport={"width": 1400, "height": 2400}).new_page()
+        first.set_default_timeout(60_000)
+        first.on("request", lambda r: fetched.append(r.url))
+        first.goto(f"{url}/import_checkpoint")
+        wait_idle(first)
+        for name, save_as in (("crafted.safetensors", "crafted"), ("![x](http-pixel).safetensors", "marked")):
+            first.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+                files=[{"name": name, "mimeType": "application/octet-stream", "buffer": crafted}])
+            wait_idle(first)
+            first.get_by_label("Save as").fill(save_as)
+            first.get_by_label("Save as").press("Enter")
+            wait_idle(first)
+            first.get_by_role("button", name="Validate and import").click()
+            first.get_by_text(f"Imported as user/{save_as}").wait_for()
+            wait_idle(first)
+        assert (tmp_path / "user" / "crafted.safetensors").is_file()
+
+        second = b.new_context(viewport={"width": 1400, "height": 2400}).new_page()
+        second.set_default_timeout(60_000)
+        second.on("request", lambda r: fetched.append(r.url))
+        for slug in ["", *PAGES]:
+            second.goto(f"{url}/{slug}")
+            wait_idle(second)
+            assert second.locator("[data-testid='stException']").count() == 0, slug
+    assert not [u for u in fetched if "pixel" in u], "a URL from an uploaded name was fetched"
