@@ -75,7 +75,8 @@ def metric_vs_lr(table: pd.DataFrame, metric: str = "bce", diverged_note: bool =
                                      hovertemplate="%{text}<extra></extra>"))
     fig.update_layout(title=f"Final {metric.upper()} against the learning rate (mean over seeds, bars: min–max; "
                             "x: a run diverged)", xaxis=dict(type="log", title="learning rate (Adam)"),
-                      yaxis_title=label, height=400, margin=_MARGIN)
+                      yaxis=dict(type="log", title=label),  # log: the clamp head's BCE reaches thousands of nats
+                      height=400, margin=_MARGIN)
     return fig
 
 
