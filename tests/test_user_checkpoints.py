@@ -292,3 +292,24 @@ def test_an_uploaded_file_name_is_never_rendered_as_markdown(isolated_user_dir):
     (error,) = [e.value for e in at.error]
     assert "\\!\\[x\\](http://host/pixel.png)" in error or "\\[x\\]" in error, error
     assert "![x](" not in error
+
+
+def test_a_full_disk_while_writing_the_resume_state_is_one_error_line(tmp_path, small_splits, monkeypatch, capsys):
+    from vae import train as train_module
+
+    data, out = tmp_path / "data", tmp_path / "run.safetensors"
+    write_mnist_raw(data, *small_splits)
+
+    def full(obj, f, *args, **kwargs):  # what torch's zip writer raises when the disk fills up
+        raise RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos 64 vs 0\n"
+                           "PytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.setattr(train_module.torch, "save", full)
+    args = ["--data-dir", str(data), "--no-download", "--out", str(out), "--epochs", "1", "--head", "raw",
+            "--latent", "2", "--hidden", "16", "--batch-size", "64", "--device", "cpu"]
+    assert train_module.main(args) == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]  # after the progress bar
+    assert last.startswith("error: could not write ") and "file write failed" in last and "previous state is intact" in last
+    assert "Traceback" not in err and "enforce fail" not in err
+    assert not list(tmp_path.glob(".*.tmp"))

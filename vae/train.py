@@ -241,8 +241,9 @@ def _save_resume_state(out: Path, epoch: int, history: list[dict], elapsed: floa
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
     try:
         write_atomically(resume_path(out), lambda tmp: torch.save(state, tmp))
-    except OSError as err:
-        raise TrainingError(f"could not write {resume_path(out)} ({err.strerror or err}); the previous state is intact") from None
+    except (OSError, RuntimeError) as err:  # torch's zip writer reports a full disk as a RuntimeError
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).strip().splitlines()[-1][-120:]
+        raise TrainingError(f"could not write {resume_path(out)} ({reason}); the previous state is intact") from None
 
 
 def _load_resume_state(out: Path, cfg: TrainConfig, model: VAE, optimizer: torch.optim.Optimizer,
