@@ -313,3 +313,20 @@ def test_a_full_disk_while_writing_the_resume_state_is_one_error_line(tmp_path, 
     assert last.startswith("error: could not write ") and "file write failed" in last and "previous state is intact" in last
     assert "Traceback" not in err and "enforce fail" not in err
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_an_import_is_confirmed_only_from_what_was_read_back_from_disk(isolated_user_dir, monkeypatch):
+    real_save = safetensors.torch.save_file
+
+    def save_cut_short(tensors, filename, metadata=None):  # a write that "succeeds" but stores half a file
+        real_save(tensors, filename, metadata=metadata)
+        data = open(filename, "rb").read()
+        open(filename, "wb").write(data[: len(data) // 2])
+
+    monkeypatch.setattr(safetensors.torch, "save_file", save_cut_short)
+    at = run_app(IMPORT_PAGE)
+    upload(at, "vae.pt", classic_bytes(1))
+    assert not at.success, "nothing is confirmed that does not read back"
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("vae.safetensors: ") and "\n" not in error
+    assert list(isolated_user_dir.iterdir()) == [], "the unreadable file and its claim are gone"
