@@ -158,7 +158,7 @@ def test_a_decompression_bomb_is_refused_from_its_header_without_decoding_a_pixe
 
 def test_a_file_over_the_upload_limit_is_refused_before_decoding(monkeypatch):
     data = encoded(Image.fromarray(drawing()))
-    monkeypatch.setattr(vae.preprocess, "MAX_UPLOAD_BYTES", len(data) - 1)
+    monkeypatch.setattr(services.preprocess, "MAX_UPLOAD_BYTES", len(data) - 1)
     with pytest.raises(ImageError, match="over the .* limit"):
         load_image(data, "big.png")
 
