@@ -153,7 +153,7 @@ def test_explorer_histograms_follow_a_dark_theme(app_page):
         dark.goto(url)
         wait_idle(dark)
         dark.wait_for_selector(PANEL_CHART)
-        text, paper, font = dark.locator(".z-chart").evaluate(
+        text, paper, font = dark.locator(".z-chart").first.evaluate(
             "div => [getComputedStyle(div).color, div._fullLayout.paper_bgcolor, div._fullLayout.font.color]")
         assert sum(map(int, re.findall(r"\d+", text)[:3])) > 3 * 160, f"Streamlit's dark theme has light text: {text}"
         numbers = lambda colour: re.findall(r"[\d.]+", colour)  # noqa: E731 - "rgb(1, 2, 3)" == "rgb(1,2,3)"
