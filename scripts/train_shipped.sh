@@ -14,7 +14,7 @@ train() {  # name dataset root head latent [more vae.train args]
   shift 5
   if [[ -n "$only" && "$only" != "$name" ]]; then return 0; fi
   "$py" -m vae.train --dataset "$dataset" --data-dir "$root" --head "$head" --latent "$latent" \
-    --epochs "$epochs" --no-download --out "checkpoints/$name.safetensors" "$@"
+    --epochs "$epochs" --no-download --force --out "checkpoints/$name.safetensors" "$@"
 }
 run() {  # dataset root head latent: a whole VAE, trained from scratch
   train "$1-$3-z$4" "$@"

@@ -28,10 +28,11 @@ CFG = TrainConfig(head="sigmoid", latent=2, hidden=16, epochs=EPOCHS, batch_size
 
 
 def cli_args(data_dir: Path, out: Path, epochs: int = EPOCHS, resume: bool = False) -> list[str]:
+    # a run killed between its first checkpoint and resume state starts again over that checkpoint
     return ["--data-dir", str(data_dir), "--no-download", "--out", str(out), "--epochs", str(epochs),
             "--head", CFG.head, "--latent", str(CFG.latent), "--hidden", str(CFG.hidden),
             "--batch-size", str(CFG.batch_size), "--lr", str(CFG.lr), "--seed", str(CFG.seed), "--device", "cpu"] \
-        + (["--resume"] if resume else [])
+        + (["--resume"] if resume else ["--force"])
 
 
 def start_training(data_dir: Path, out: Path) -> subprocess.Popen:

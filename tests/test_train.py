@@ -218,6 +218,16 @@ def test_cli_with_missing_dataset_and_no_download_exits_2_with_one_error_line(tm
     assert not out.exists()
 
 
+def test_cli_refuses_to_train_over_an_existing_checkpoint_without_force(tmp_path, capsys):
+    out = tmp_path / "mine.safetensors"
+    out.write_bytes(b"a model someone wants to keep")
+    code = main(["--data-dir", str(tmp_path), "--no-download", "--out", str(out)])
+    assert code == 2 and out.read_bytes() == b"a model someone wants to keep"
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "already exists: continue it with --resume, or pass --force" in err
+    assert err.count("\n") == 1
+
+
 def test_cli_refuses_an_output_that_is_not_safetensors(tmp_path, capsys):
     code = main(["--data-dir", str(tmp_path), "--no-download", "--out", str(tmp_path / "x.pt")])
     assert code == 2

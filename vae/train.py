@@ -300,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-download", action="store_true", help="fail instead of downloading missing files")
     parser.add_argument("--out", type=Path, required=True, help="checkpoint to write (.safetensors)")
     parser.add_argument("--resume", action="store_true", help="continue from the resume state next to --out")
+    parser.add_argument("--force", action="store_true", help="train a new model over an existing --out")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when available")
     parser.add_argument("--step", default=defaults.step, choices=list(STEPS),
                         help="handwritten: the fast hand-written backward (vae/step.py); autograd: loss.backward()")
@@ -312,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
                           encoder_from=str(args.encoder_from) if args.encoder_from else None, step=args.step)
         if args.out.suffix != ".safetensors":
             raise ValueError("--out must end in .safetensors")
+        if args.out.exists() and not (args.resume or args.force):
+            raise ValueError(f"{args.out} already exists: continue it with --resume, or pass --force to train a new model over it")
         if cfg.encoder_from:
             _encoder_source(cfg, args.out)  # a bad source fails before the data is loaded
         train_split = load_split(cfg.dataset, True, args.data_dir, download=not args.no_download)
