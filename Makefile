@@ -53,4 +53,4 @@ clean:
 
 # README screenshots, taken by the browser test.
 screenshots: $(VENV)/.dev browser
-	SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/test_browser.py
+	SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q tests/test_browser.py tests/test_first_screen.py

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,6 +20,8 @@ pytestmark = pytest.mark.browser
 
 PAGE_SLUGS = sorted(p.stem for p in (ROOT / "pages").glob("*.py") if p.stem != "explorer")
 SUMMARY = "[data-testid='stMainBlockContainer'] ol"  # the answer's three points
+# What a laptop and a phone show on load; `make screenshots` points this at docs/screenshots.
+SHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-output" / "screenshots"))
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +71,8 @@ def test_the_first_screen_at_1280x720_holds_the_answer_a_slider_and_both_images(
         main = page.locator("[data-testid='stMainBlockContainer']").bounding_box()
         assert option.bounding_box()["x"] >= main["x"] and option.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
         tops = [image.bounding_box()["y"] for image in images]
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "explorer-1280x720.png"))
     finally:
         page.close()
 
@@ -91,6 +96,8 @@ def test_on_a_phone_each_image_keeps_its_histogram_right_under_it(app):
             chart = column.locator(".z-chart").bounding_box()
             gap = chart["y"] - (image["y"] + image["height"])
             assert 0 <= gap < 120, f"histogram {gap:.0f} px below its image"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "explorer-390x844.png"))
     finally:
         page.close()
 
