@@ -44,3 +44,11 @@ def test_random_z_caption_names_the_z_the_images_were_decoded_at():
         assert match is not None, caption
         shown = [float(v) for v in match.group(1).split(",")]
         assert np.allclose(shown, at.session_state[state.Z_KEY][:20], atol=0.005), "the caption is this click's z"
+
+
+def test_the_explorers_decoder_toggle_names_the_chosen_heads():
+    at = run_app()
+    assert list(at.segmented_control[0].options) == ["Sigmoid decoder", "Raw decoder", "Side by side"]
+    at.selectbox(key="right").set_value("mnist-clamp-z20-on-sigmoid-encoder").run()
+    assert list(at.segmented_control[0].options) == ["Sigmoid decoder", "Clamp decoder", "Side by side"]
+    assert not any("Raw decoder" in c.value for c in at.caption)
