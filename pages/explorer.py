@@ -98,9 +98,9 @@ def latent_view(dataset: str, left: str, right: str, view: str, mode: str) -> No
     warning = None
     prior = f"‖z‖² = {sq:.1f}: inside the prior's 99.9% region (χ²({latent}) quantile {limit:.1f})"
     if sq > limit:
-        warning = (f"‖z‖² = {sq:.1f} is beyond the 99.9% quantile of χ²({latent}) = {limit:.1f}: far outside the "
-                   "prior, where training almost never sent the decoder. Expect odd images and, for the raw "
-                   "decoder, more values outside [0, 1].")
+        # short: it fills one fixed line (two on a phone) above the images
+        warning = (f"‖z‖² = {sq:.1f}, beyond χ²({latent})'s 99.9% quantile {limit:.1f}: far outside the prior, "
+                   "where the decoder was barely trained. Expect odd images.")
     shown = {"sigmoid": [left], "raw": [right], "both": [left, right]}[view]
     data_fraction = loaders.data_histogram(dataset)
     columns = []
