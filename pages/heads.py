@@ -63,7 +63,8 @@ def main() -> None:
 
     outputs = {name: decode_point(ckpt, z) for name, ckpt in models.items()}
     gallery.image_rows([(as_image(out.pixels) if models[name].head.bounded else out_of_range_overlay(out.pixels),
-                         f"{name}: {out.below} < 0, {out.above} > 1") for name, out in outputs.items()])
+                         f"{name}: {out.below} < 0, {out.above} > 1") for name, out in outputs.items()],
+                       key="heads_images")
     st.plotly_chart(figures.overlaid_histograms({n: o.pixels for n, o in outputs.items()},
                                                 {n: models[n].head.name for n in outputs},
                                                 loaders.data_histogram("mnist"), "Output values at this z"),

@@ -52,7 +52,7 @@ def main() -> None:
         bounded = models[name].head.bounded
         images.append((as_image(out.pixels) if bounded else out_of_range_overlay(out.pixels),
                        name + ("" if bounded else " (blue < 0, red > 1)")))
-    gallery.image_rows(images, per_row=6)
+    gallery.image_rows(images, key="recon_images", per_row=6)
 
     # The table holds numbers and a short verdict that fits its column; PyTorch's words follow whole,
     # once per distinct error, with the models it refused. (A continuous-Bernoulli column with lambda =

@@ -219,6 +219,9 @@ def test_other_pages_render_in_the_browser(app_page, slug):
     wait_idle(page)
     page.get_by_role("heading", name=PAGES[slug]).first.wait_for()
     assert page.locator("[data-testid='stException']").count() == 0
+    # the screenshot shows the charts drawn, not their empty frames
+    page.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stPlotlyChart']\")]"
+                           ".every(chart => chart.querySelector('.main-svg'))")
     page.screenshot(path=str(SHOTS / f"{slug}.png"), full_page=True)
 
 

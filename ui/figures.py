@@ -69,7 +69,7 @@ def _percent_ticks(lo_exp: int, hi_exp: int) -> dict:
     """Log-axis ticks at the powers of ten only, written as percentages ("0.1%", "1%", ...):
     Plotly's own log ticks label the minor steps ("5", "2") and use SI prefixes ("100µ")."""
     vals = [10.0 ** e for e in range(lo_exp, hi_exp + 1)]
-    return dict(tickvals=vals, ticktext=[f"{v:g}%" for v in vals])
+    return dict(tickvals=vals, ticktext=[np.format_float_positional(v, trim="-") + "%" for v in vals])
 
 
 def _percent_axis() -> dict:
