@@ -10,15 +10,15 @@ from ui import loaders
 st.set_page_config(page_title="Why the sigmoid? - VAE decoder explorer", page_icon="🎚️", layout="wide")
 
 PAGES = [
-    st.Page("pages/explorer.py", title="Latent explorer", icon="🎚️", default=True),
-    ANSWERS := st.Page("pages/answers.py", title="The answers, tested", icon="🧪"),
-    st.Page("pages/reconstructions.py", title="Reconstructions and likelihoods", icon="🔍"),
-    st.Page("pages/heads.py", title="Activation comparison", icon="📈"),
-    st.Page("pages/latent_map.py", title="Latent map and interpolation", icon="🗺️"),
+    st.Page("app_pages/explorer.py", title="Latent explorer", icon="🎚️", default=True),
+    ANSWERS := st.Page("app_pages/answers.py", title="The answers, tested", icon="🧪"),
+    st.Page("app_pages/reconstructions.py", title="Reconstructions and likelihoods", icon="🔍"),
+    st.Page("app_pages/heads.py", title="Activation comparison", icon="📈"),
+    st.Page("app_pages/latent_map.py", title="Latent map and interpolation", icon="🗺️"),
 ]
 if not read_only():  # VAE_EXPLORER_READ_ONLY=1: a public host where visitors write nothing to disk
-    PAGES += [st.Page("pages/train.py", title="Train a variant", icon="🏋️"),
-              st.Page("pages/import_checkpoint.py", title="Import a checkpoint", icon="📥")]
+    PAGES += [st.Page("app_pages/train.py", title="Train a variant", icon="🏋️"),
+              st.Page("app_pages/import_checkpoint.py", title="Import a checkpoint", icon="📥")]
 
 # Digits are sent at their real 28x28 size (cheap to encode on every slider move) and enlarged
 # by the browser; without this the enlargement would blur them. Less top padding than Streamlit's

@@ -8,7 +8,7 @@ explorer's fragment function, which is what the server executes when a slider in
 A move is simulated the way the server sees it: the panel's on_z_change callback stores the
 browser's z in session state (ui.state.take_z_from_sliders), then the fragment reruns.
 
-* fragment   - pages.explorer.latent_view (decode, images, histogram specs, the live panel);
+* fragment   - app_pages.explorer.latent_view (decode, images, histogram specs, the live panel);
 * full rerun - app.py (navigation + the whole explorer page): the baseline;
 * harness    - a one-slider script, to show what AppTest itself adds to every rerun (thread
   start, polling); a running server does not pay this, so "fragment - harness" estimates the
@@ -29,7 +29,7 @@ from streamlit.testing.v1 import AppTest
 from ui.state import Z_KEY
 
 FRAGMENT_SCRIPT = """
-from pages.explorer import latent_view
+from app_pages.explorer import latent_view
 latent_view("mnist", "mnist-sigmoid-z20", "mnist-raw-z20", VIEW, "clip")
 """
 

@@ -13,7 +13,7 @@ from sweep_fixtures import synthetic_results, write_results
 
 from services import evidence
 
-PAGE = "pages/answers.py"
+PAGE = "app_pages/answers.py"
 
 
 def verdicts(at) -> list[str]:

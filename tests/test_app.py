@@ -214,7 +214,7 @@ def test_z_far_outside_the_prior_gets_a_warning():
 
 
 def test_reconstructions_page_shows_pytorchs_bce_error_for_the_raw_head():
-    at = run_app("pages/reconstructions.py")
+    at = run_app("app_pages/reconstructions.py")
     table = at.dataframe[0].value
     raw = table[table["head"] == "raw"].iloc[0]
     sigmoid = table[table["head"] == "sigmoid"].iloc[0]
@@ -231,7 +231,7 @@ def test_reconstructions_page_accepts_an_uploaded_digit_and_refuses_a_non_image(
 
     from PIL import Image
 
-    at = run_app("pages/reconstructions.py")
+    at = run_app("app_pages/reconstructions.py")
     at.radio(key="recon_source").set_value("upload").run()
     digit = np.zeros((64, 48), dtype=np.uint8)
     digit[10:54, 20:28] = 255  # a "1", white on black
@@ -245,7 +245,7 @@ def test_reconstructions_page_accepts_an_uploaded_digit_and_refuses_a_non_image(
 
 
 def test_activation_comparison_lists_every_head_with_its_metrics():
-    at = run_app("pages/heads.py")
+    at = run_app("app_pages/heads.py")
     table = at.dataframe[0].value
     assert set(table["head"]) == {"sigmoid", "raw", "logits", "continuous-bernoulli", "clamp"}
     raw = table[table["head"] == "raw"].iloc[0]
@@ -253,14 +253,14 @@ def test_activation_comparison_lists_every_head_with_its_metrics():
 
 
 def test_latent_map_decodes_a_grid_for_both_latent_2_decoders():
-    at = run_app("pages/latent_map.py")
+    at = run_app("app_pages/latent_map.py")
     captions = [img.proto.imgs[0].caption for img in at.get("image")]
     assert any(c.startswith("Sigmoid") and "outside [0, 1]" in c for c in captions)
     assert any(c.startswith("Raw") and "outside [0, 1]" in c for c in captions)
 
 
 def test_import_page_rejects_a_bad_file_and_keeps_running(isolated_user_dir):
-    at = run_app("pages/import_checkpoint.py")
+    at = run_app("app_pages/import_checkpoint.py")
     at.file_uploader[0].set_value(("evil.pt", b"\x80\x04garbage", "application/octet-stream")).run()
     at.button(key="import_go").click().run()
     assert not at.exception
@@ -274,7 +274,7 @@ def test_import_page_imports_a_classic_state_dict_and_makes_it_selectable(isolat
     ckpt = load_checkpoint(vae.paths.CHECKPOINT_DIR / "mnist-sigmoid-z20.safetensors")
     buf = io.BytesIO()
     torch.save(ckpt.model.state_dict(), buf)
-    at = run_app("pages/import_checkpoint.py")
+    at = run_app("app_pages/import_checkpoint.py")
     at.file_uploader[0].set_value(("classic_vae.pt", buf.getvalue(), "application/octet-stream")).run()
     at.button(key="import_go").click().run()
     assert not at.error, [e.value for e in at.error]

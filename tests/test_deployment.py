@@ -17,7 +17,7 @@ import vae.paths
 from services.preprocess import load_image
 from services.untrusted import literal, public, redact
 
-TRAIN_PAGE, IMPORT_PAGE = "pages/train.py", "pages/import_checkpoint.py"
+TRAIN_PAGE, IMPORT_PAGE = "app_pages/train.py", "app_pages/import_checkpoint.py"
 
 
 def test_the_train_page_lets_no_visitor_name_a_server_path(isolated_user_dir, fresh_runner):

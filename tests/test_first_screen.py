@@ -18,7 +18,7 @@ from browser_helpers import PANEL_CHART, PANEL_IMAGE, PANEL_SLIDER, ROOT, browse
 
 pytestmark = pytest.mark.browser
 
-PAGE_SLUGS = sorted(p.stem for p in (ROOT / "pages").glob("*.py") if p.stem != "explorer")
+PAGE_SLUGS = sorted(p.stem for p in (ROOT / "app_pages").glob("*.py") if p.stem != "explorer")
 SUMMARY = "[data-testid='stMainBlockContainer'] ol"  # the answer's three points
 # What a laptop and a phone show on load; `make screenshots` points this at docs/screenshots.
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-output" / "screenshots"))
@@ -134,4 +134,4 @@ def test_a_walk_through_every_page_requests_nothing_from_outside_the_app(app):
 
 
 def test_page_slugs_cover_every_page_file():
-    assert len(PAGE_SLUGS) == len(list(Path(ROOT / "pages").glob("*.py"))) - 1
+    assert len(PAGE_SLUGS) == len(list(Path(ROOT / "app_pages").glob("*.py"))) - 1

@@ -55,7 +55,7 @@ def imports_of(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "ui").glob("*.py")) + sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"],
+@pytest.mark.parametrize("path", sorted((ROOT / "ui").glob("*.py")) + sorted((ROOT / "app_pages").glob("*.py")) + [ROOT / "app.py"],
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_screen_layers_do_no_model_math(path):
     math_imports = {name for name in imports_of(path) if name.split(".")[0] == "torch" or name in MODEL_MATH}

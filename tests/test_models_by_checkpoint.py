@@ -23,7 +23,7 @@ def chart_traces(at, key: str) -> list[str]:
 
 @pytest.mark.parametrize("pair", ["same", "independent"])
 def test_reconstructions_show_one_trace_image_and_row_per_checkpoint_named_by_it(pair):
-    at = run_app("pages/reconstructions.py")
+    at = run_app("app_pages/reconstructions.py")
     at.radio(key="recon_pair").set_value(pair).run()
     names = list(at.dataframe[0].value["checkpoint"])
     assert len(names) == len(set(names)) >= 5
@@ -36,7 +36,7 @@ def test_reconstructions_show_one_trace_image_and_row_per_checkpoint_named_by_it
 
 
 def test_random_z_caption_names_the_z_the_images_were_decoded_at():
-    at = run_app("pages/heads.py")
+    at = run_app("app_pages/heads.py")
     for _ in range(2):
         next(b for b in at.button if b.label == "Random z").click().run()
         (caption,) = [c.value for c in at.caption if c.value.startswith("z = (")]

@@ -105,7 +105,7 @@ def test_start_from_a_digit_with_one_encoder_decodes_one_z():
 
 
 def test_the_activation_comparison_lines_up_decoders_of_one_encoder_or_the_independent_vaes():
-    at = run_app("pages/heads.py")
+    at = run_app("app_pages/heads.py")
     table = at.dataframe[0].value
     assert list(table["checkpoint"]) == ["mnist-sigmoid-z20", "mnist-raw-z20-on-sigmoid-encoder",
                                          "mnist-logits-z20-on-sigmoid-encoder",
@@ -121,7 +121,7 @@ def test_the_activation_comparison_lines_up_decoders_of_one_encoder_or_the_indep
 
 
 def test_the_latent_map_scatters_one_encoder_or_each_independent_models_own():
-    at = run_app("pages/latent_map.py")
+    at = run_app("app_pages/latent_map.py")
     assert len(at.get("plotly_chart")) == 1 and noted(at, SAME_NOTE)
     assert measured(at, "mnist-sigmoid-z2", "mnist-raw-z2-on-sigmoid-encoder")
     grids = [img.proto.imgs[0].caption for img in at.get("image")]
@@ -137,7 +137,7 @@ def test_the_train_page_trains_a_decoder_on_a_chosen_encoder_which_then_joins_it
     data = tmp_path / "data"
     write_mnist_raw(data, *small_splits)
     monkeypatch.setattr(vae.paths, "DEFAULT_DATA_DIR", data)
-    at = run_app("pages/train.py")
+    at = run_app("app_pages/train.py")
     at.selectbox(key="train_head").set_value("clamp")
     at.selectbox(key="train_latent").set_value(5)  # overridden by the encoder's latent size
     at.selectbox(key="train_encoder").set_value("mnist-sigmoid-z2")

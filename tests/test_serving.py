@@ -156,9 +156,9 @@ assert not at.exception, [e.value for e in at.exception]
 assert at.get("bidi_component"), "the explorer's panel was not drawn"
 next(b for b in at.button if b.label == "Start from this digit").click().run()  # encodes a digit
 assert not at.exception, [e.value for e in at.exception]
-at.switch_page("pages/latent_map.py").run()  # encodes the sample, decodes a grid
+at.switch_page("app_pages/latent_map.py").run()  # encodes the sample, decodes a grid
 assert not at.exception and at.get("plotly_chart"), [e.value for e in at.exception]
-at.switch_page("pages/heads.py").run()  # decodes with every head
+at.switch_page("app_pages/heads.py").run()  # decodes with every head
 assert not at.exception, [e.value for e in at.exception]
 print("torch imported:", "torch" in sys.modules)
 import torch  # now, as the other pages do: the server's one-thread setting must reach it

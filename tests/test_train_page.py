@@ -14,7 +14,7 @@ def test_a_run_started_on_the_train_page_finishes_and_is_selectable_everywhere(
     data = tmp_path / "data"
     write_mnist_raw(data, *small_splits)
     monkeypatch.setattr(vae.paths, "DEFAULT_DATA_DIR", data)  # the operator's data folder
-    at = run_app("pages/train.py")
+    at = run_app("app_pages/train.py")
     at.selectbox(key="train_head").set_value("raw")
     at.selectbox(key="train_latent").set_value(2)
     at.number_input(key="train_epochs").set_value(1)

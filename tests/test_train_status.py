@@ -28,7 +28,7 @@ def show(runner, **status) -> AppTest:
     cfg = TrainConfig(head="raw", latent=2, epochs=1)
     runner._status = JobStatus(config=cfg, out=Path("page-run.safetensors"), started=time.time() - 5,
                                finished=time.time(), **status)
-    return run_app("pages/train.py")
+    return run_app("app_pages/train.py")
 
 
 def test_a_run_that_fails_in_its_first_epoch_shows_its_own_error(fresh_runner):

@@ -30,7 +30,7 @@ from vae import checkpoints
 from vae.checkpoints import load_checkpoint
 
 SHIPPED_Z2 = vae.paths.CHECKPOINT_DIR / "mnist-sigmoid-z2.safetensors"
-IMPORT_PAGE, TRAIN_PAGE = "pages/import_checkpoint.py", "pages/train.py"
+IMPORT_PAGE, TRAIN_PAGE = "app_pages/import_checkpoint.py", "app_pages/train.py"
 
 
 def upload(at, name: str, data: bytes, save_as: str | None = None, replace: bool = False):

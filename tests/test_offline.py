@@ -10,7 +10,7 @@ from app_fixtures import PAGES, run_app
 
 import vae.paths
 
-TRAIN_PAGE = "pages/train.py"
+TRAIN_PAGE = "app_pages/train.py"
 
 
 @pytest.fixture

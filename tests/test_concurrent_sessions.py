@@ -80,7 +80,7 @@ def test_a_background_training_job_blocks_no_one(tmp_path, small_splits, fresh_r
     assert not (tmp_path / "second.safetensors").exists()
 
     # another session submitting the train form gets the same message as a warning
-    at = run_app("pages/train.py")
+    at = run_app("app_pages/train.py")
     next(b for b in at.button if b.label == "Start training").click().run()
     assert not at.exception and not at.error
     assert any("already running" in w.value for w in at.warning), [w.value for w in at.warning]

@@ -177,7 +177,7 @@ def test_loading_images_leaves_pils_process_wide_settings_alone():
 @pytest.fixture(scope="module")
 def recon_upload():
     """One session on the reconstructions page with 'Upload an image' chosen."""
-    at = run_app("pages/reconstructions.py")
+    at = run_app("app_pages/reconstructions.py")
     at.radio(key="recon_source").set_value("upload").run()
     return at
 
@@ -221,6 +221,6 @@ def test_the_servers_upload_limit_is_the_largest_limit_the_code_enforces():
 def test_each_upload_widget_announces_the_limit_its_code_enforces(recon_upload):
     assert recon_upload.file_uploader(key="recon_upload").proto.max_upload_size_mb * 2**20 == \
         services.preprocess.MAX_UPLOAD_BYTES
-    at = run_app("pages/import_checkpoint.py")
+    at = run_app("app_pages/import_checkpoint.py")
     assert at.file_uploader(key="import_file").proto.max_upload_size_mb * 2**20 == \
         vae.checkpoints.MAX_CHECKPOINT_BYTES
