@@ -89,3 +89,14 @@ def browser() -> Iterator[object]:
 def wait_idle(page, timeout: float = 60_000) -> None:
     """Wait until Streamlit has finished the current script run."""
     page.wait_for_selector(IDLE, timeout=timeout)
+
+
+@contextmanager
+def app_in_chromium(user_dir: Path) -> Iterator[tuple[str, object]]:
+    """`streamlit run app.py` with user checkpoints in ``user_dir``, and a Chromium to visit it: (url, browser)."""
+    if chromium_path() is None:
+        import pytest
+
+        pytest.fail("Debian's chromium is not installed (make test installs it)")
+    with streamlit_server(env={"VAE_USER_CHECKPOINT_DIR": str(user_dir)}) as url, browser() as b:
+        yield url, b

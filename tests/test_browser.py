@@ -16,8 +16,8 @@ from browser_helpers import (
     PANEL_IMAGE,
     PANEL_SLIDER,
     ROOT,
+    app_in_chromium,
     browser,
-    chromium_path,
     streamlit_server,
     wait_idle,
 )
@@ -31,10 +31,7 @@ PAGES = {"reconstructions": "Reconstructions", "heads": "Activation comparison",
 
 @pytest.fixture(scope="module")
 def app_page(tmp_path_factory):
-    if chromium_path() is None:
-        pytest.fail("Debian's chromium is not installed (make test installs it)")
-    user_dir = tmp_path_factory.mktemp("user_checkpoints")
-    with streamlit_server(env={"VAE_USER_CHECKPOINT_DIR": str(user_dir)}) as url, browser() as b:
+    with app_in_chromium(tmp_path_factory.mktemp("user_checkpoints")) as (url, b):
         page = b.new_page(viewport={"width": 1400, "height": 2400})
         page.set_default_timeout(60_000)
         yield url, page

@@ -109,3 +109,22 @@ def test_latent_scatter_tells_ten_classes_apart_by_colour_and_marker_shape():
     assert len(set(markers)) == 10 and len({s for _, s in markers}) == 10, "each class its own shape"
     assert {c for c, _ in markers} <= set(figures.OKABE_ITO)
     assert "click" not in (fig.layout.title.text or "").lower(), "the instruction lives outside the chart"
+
+
+def _tour_figures():
+    from services import evidence
+    from ui import evidence_figures
+
+    table = evidence.by_head_and_lr(evidence.final_table(evidence.load_results(evidence.SHIPPED["whole"])))
+    return table, [evidence_figures.metric_vs_lr(table, "bce").to_dict(), evidence_figures.grad_norm_vs_lr(table).to_dict()]
+
+
+def test_the_tours_log_axes_tick_the_learning_rates_run_and_powers_of_ten_only():
+    table, figs = _tour_figures()
+    for fig in figs:
+        x, y = fig["layout"]["xaxis"], fig["layout"]["yaxis"]
+        assert x["type"] == y["type"] == "log"
+        assert sorted(x["tickvals"]) == sorted(set(table["lr"])), "a tick at each learning rate run, none between"
+        assert x["ticktext"] == [f"{v:g}" for v in sorted(set(table["lr"]))], "written as numbers, no SI prefixes"
+        assert all(np.log10(v) == round(np.log10(v)) for v in y["tickvals"]), "no minor ticks (5, 2, ...)"
+        assert not any("µ" in t or t in ("2", "5") for t in y["ticktext"])

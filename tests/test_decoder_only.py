@@ -12,13 +12,11 @@ import numpy as np
 import pytest
 import torch
 from backend_fixtures import write_mnist_raw
-from test_step import CONFIG, autograd_loss, images, twin_models
 
 from vae.checkpoints import ENCODER_KEYS, encoder_sha256, load_checkpoint
 from vae.evaluate import evaluate
-from vae.heads import HEADS, get_head
+from vae.heads import get_head
 from vae.model import VAE, VAEConfig
-from vae.step import TrainStep
 from vae.train import TrainConfig, TrainingError, main, resume_path, train
 
 
@@ -36,51 +34,7 @@ def decoder_cfg(source_ckpt, head="raw", epochs=2):
                        encoder_from=str(source_ckpt.path))
 
 
-# --- the step -----------------------------------------------------------------------------
-
-@pytest.mark.parametrize("head", HEADS.values(), ids=list(HEADS))
-def test_a_decoder_only_step_has_autograds_decoder_gradients_and_none_for_the_encoder(head):
-    reference, model = twin_models()
-    for name in ENCODER_KEYS:
-        reference.get_parameter(name).requires_grad_(False)
-    step = TrainStep(model, head, lr=1e-3, train_encoder=False)
-    x = images()
-    torch.manual_seed(7)  # the same draw of eps for both
-    expected = autograd_loss(reference, head, x)  # the KL is in the loss, but constant for the decoder
-    expected.backward()
-    torch.manual_seed(7)
-    loss, saved = step.forward(x)
-    step.backward(saved)
-    assert loss == pytest.approx(expected.item(), rel=1e-6)
-    for name, param in reference.named_parameters():
-        if name in ENCODER_KEYS:
-            assert not step.g[name].any(), name
-        else:
-            scale = param.grad.abs().max().item()
-            torch.testing.assert_close(step.g[name], param.grad, rtol=1e-4, atol=1e-4 * scale, msg=name)
-
-
-def test_decoder_only_steps_follow_torch_adam_on_the_decoder_and_never_write_the_encoder():
-    reference, model = twin_models()
-    encoder_before = {k: model.get_parameter(k).detach().clone() for k in ENCODER_KEYS}
-    optimizer = torch.optim.Adam([p for n, p in reference.named_parameters() if n not in ENCODER_KEYS], lr=1e-3)
-    step = TrainStep(model, HEADS["raw"], lr=1e-3, train_encoder=False)
-    for i in range(10):
-        x = images(seed=i)
-        torch.manual_seed(100 + i)
-        optimizer.zero_grad()
-        expected = autograd_loss(reference, HEADS["raw"], x)
-        expected.backward()
-        optimizer.step()
-        torch.manual_seed(100 + i)
-        assert step(x) == pytest.approx(expected.item(), rel=1e-4)
-    for name, param in model.named_parameters():
-        if name in ENCODER_KEYS:
-            assert torch.equal(param.detach(), encoder_before[name]), name
-        else:
-            torch.testing.assert_close(param, reference.get_parameter(name), rtol=1e-4, atol=1e-5, msg=name)
-    assert not torch.equal(model.fc4.weight, VAE(CONFIG).fc4.weight)
-
+# --- the step: tests/test_step.py holds TrainStep(train_encoder=False) to autograd --------------
 
 # --- the encoder's fingerprint ----------------------------------------------------------------
 

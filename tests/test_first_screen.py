@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from browser_helpers import PANEL_CHART, PANEL_IMAGE, PANEL_SLIDER, ROOT, browser, chromium_path, streamlit_server, wait_idle
+from browser_helpers import PANEL_CHART, PANEL_IMAGE, PANEL_SLIDER, ROOT, app_in_chromium, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -26,10 +26,7 @@ SHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "test-output" / "screenshot
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    if chromium_path() is None:
-        pytest.fail("Debian's chromium is not installed (make test installs it)")
-    user_dir = tmp_path_factory.mktemp("user_checkpoints")
-    with streamlit_server(env={"VAE_USER_CHECKPOINT_DIR": str(user_dir)}) as url, browser() as b:
+    with app_in_chromium(tmp_path_factory.mktemp("user_checkpoints")) as (url, b):
         yield url, b
 
 

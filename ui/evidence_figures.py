@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ui.figures import COLORS
+from ui.figures import COLORS, decade_ticks_for
 
 _MARGIN = dict(l=10, r=10, t=40, b=10)
 _CONFIG = {"displayModeBar": False}
@@ -74,10 +74,18 @@ def metric_vs_lr(table: pd.DataFrame, metric: str = "bce", diverged_note: bool =
                                            for d, r, lr in zip(bad["diverged"], bad["runs"], bad["lr"])],
                                      hovertemplate="%{text}<extra></extra>"))
     fig.update_layout(title=f"Final {metric.upper()} against the learning rate (mean over seeds, bars: min–max; "
-                            "x: a run diverged)", xaxis=dict(type="log", title="learning rate (Adam)"),
-                      yaxis=dict(type="log", title=label),  # log: the clamp head's BCE reaches thousands of nats
+                            "x: a run diverged)", xaxis=_lr_axis(table["lr"]),
+                      # log: the clamp head's BCE reaches thousands of nats
+                      yaxis=dict(type="log", title=label, **decade_ticks_for(
+                          np.concatenate([table[f"{metric}_min"], table[f"{metric}_max"], [top * 1.05]]))),
                       height=400, margin=_MARGIN)
     return fig
+
+
+def _lr_axis(lrs: pd.Series) -> dict:
+    """A log axis ticked at exactly the learning rates that were run, written as numbers."""
+    ticks = sorted(set(float(v) for v in lrs if np.isfinite(v) and v > 0))
+    return dict(type="log", title="learning rate (Adam)", tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
 
 
 def grad_norm_vs_lr(table: pd.DataFrame) -> go.Figure:
@@ -89,8 +97,9 @@ def grad_norm_vs_lr(table: pd.DataFrame) -> go.Figure:
                                  line=dict(color=_color(head)),
                                  hovertemplate=f"{head}, lr " + "%{x:g}: %{y:.3g}<extra></extra>"))
     fig.update_layout(title="Largest gradient norm of any training step (all seeds)", height=340, margin=_MARGIN,
-                      xaxis=dict(type="log", title="learning rate (Adam)"),
-                      yaxis=dict(type="log", title="‖gradient‖ of a batch's summed loss"))
+                      xaxis=_lr_axis(table["lr"]),
+                      yaxis=dict(type="log", title="‖gradient‖ of a batch's summed loss",
+                                 **decade_ticks_for(table["max_grad_norm"])))
     return fig
 
 

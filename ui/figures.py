@@ -65,11 +65,25 @@ def _unit_band(axis: str = "x") -> list[dict]:
         dict(type="line", line=line, **dict(band, **{f"{axis}0": v, f"{axis}1": v})) for v in (0, 1)]
 
 
-def _percent_ticks(lo_exp: int, hi_exp: int) -> dict:
-    """Log-axis ticks at the powers of ten only, written as percentages ("0.1%", "1%", ...):
+def decade_ticks(lo_exp: int, hi_exp: int, suffix: str = "") -> dict:
+    """Log-axis ticks at the powers of ten only, written out ("0.1", "1", "1000"; "1e8" far out):
     Plotly's own log ticks label the minor steps ("5", "2") and use SI prefixes ("100µ")."""
-    vals = [10.0 ** e for e in range(lo_exp, hi_exp + 1)]
-    return dict(tickvals=vals, ticktext=[np.format_float_positional(v, trim="-") + "%" for v in vals])
+    exps = range(lo_exp, hi_exp + 1)
+    text = [(np.format_float_positional(10.0 ** e, trim="-") if -4 <= e <= 5 else f"1e{e}") + suffix for e in exps]
+    return dict(tickvals=[10.0 ** e for e in exps], ticktext=text)
+
+
+def decade_ticks_for(values: np.ndarray) -> dict:
+    """:func:`decade_ticks` spanning the positive finite ``values`` (plotted on a log axis)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not len(v):
+        return {}
+    return decade_ticks(int(np.floor(np.log10(v.min()))), int(np.ceil(np.log10(v.max()))))
+
+
+def _percent_ticks(lo_exp: int, hi_exp: int) -> dict:
+    return decade_ticks(lo_exp, hi_exp, "%")
 
 
 def _percent_axis() -> dict:

@@ -313,10 +313,10 @@ def main(argv: list[str] | None = None) -> int:
                           encoder_from=str(args.encoder_from) if args.encoder_from else None, step=args.step)
         if args.out.suffix != ".safetensors":
             raise ValueError("--out must end in .safetensors")
-        if args.out.exists() and not (args.resume or args.force):
-            raise ValueError(f"{args.out} already exists: continue it with --resume, or pass --force to train a new model over it")
         if cfg.encoder_from:
             _encoder_source(cfg, args.out)  # a bad source fails before the data is loaded
+        if args.out.exists() and not (args.resume or args.force):
+            raise ValueError(f"{args.out} already exists: continue it with --resume, or pass --force to train a new model over it")
         train_split = load_split(cfg.dataset, True, args.data_dir, download=not args.no_download)
         test_split = load_split(cfg.dataset, False, args.data_dir, download=not args.no_download)
         print(f"training {cfg.head} head, latent {cfg.latent}, on {len(train_split)} {cfg.dataset} images "
