@@ -17,7 +17,6 @@ from browser_helpers import (
     PANEL_SLIDER,
     ROOT,
     app_in_chromium,
-    browser,
     streamlit_server,
     wait_idle,
 )
@@ -234,7 +233,7 @@ def test_the_answers_tour_renders_six_verdicts_and_reaches_the_explorer(app_page
     assert re.search(r"view=raw&display=clip", link.get_attribute("href") or "")
 
 
-def test_a_second_visitor_sees_no_exception_after_crafted_but_valid_imports(tmp_path):
+def test_a_second_visitor_sees_no_exception_after_crafted_but_valid_imports(tmp_path, app_page):
     """One visitor imports files whose metadata is at every bound (and one named with markdown);
     another then walks every page: no exception, no request to a URL from the files."""
     import json
@@ -248,7 +247,8 @@ def test_a_second_visitor_sees_no_exception_after_crafted_but_valid_imports(tmp_
             "history": [{"epoch": i + 1, "train_loss": 1e300, "test_loss": -1e300, "seconds": 0.0} for i in range(500)]}
     crafted = safetensors_bytes(state_of(model), raw_meta={checkpoints.METADATA_KEY: json.dumps(meta)})
     fetched: list[str] = []
-    with streamlit_server(env={"VAE_USER_CHECKPOINT_DIR": str(tmp_path / "user")}) as url, browser() as b:
+    b = app_page[1].context.browser  # the module's Chromium: one Playwright per thread at a time
+    with streamlit_server(env={"VAE_USER_CHECKPOINT_DIR": str(tmp_path / "user")}) as url:
         first = b.new_context(viewport={"width": 1400, "height": 2400}).new_page()
         first.set_default_timeout(60_000)
         first.on("request", lambda r: fetched.append(r.url))
