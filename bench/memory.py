@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from browser_helpers import PANEL_CHART, PANEL_SLIDER, browser, streamlit_server, wait_idle  # noqa: E402
 
 TORCH_FREE_PAGES = ("heads", "latent_map")
-TORCH_PAGES = ("reconstructions", "train", "import_checkpoint")
+# the pages that import torch in the server (the explorer quotes PyTorch from a child process)
+TORCH_PAGES = ("reconstructions", "answers", "train", "import_checkpoint")
 GOAL_MB = 600
 
 
@@ -88,7 +89,7 @@ def main() -> None:
           f"torch {'loaded' if explorer_torch else 'not loaded'}")
     print(f"+ {', '.join(TORCH_FREE_PAGES)} pages: peak RSS {free_peak:.0f} MB, "
           f"torch {'loaded' if free_torch else 'not loaded'}")
-    print(f"+ {', '.join(TORCH_PAGES)} pages (all six visited): peak RSS {all_peak:.0f} MB, "
+    print(f"+ {', '.join(TORCH_PAGES)} pages (all seven visited): peak RSS {all_peak:.0f} MB, "
           f"torch {'loaded' if all_torch else 'not loaded'}")
     print(f"breakdown (fresh processes): python + streamlit {base:.0f} MB; + the explorer's imports "
           f"{serving:.0f} MB; python + streamlit + torch {with_torch:.0f} MB (torch adds {with_torch - base:.0f} MB); "
