@@ -129,7 +129,7 @@ def test_served_weights_are_frozen_float32_arrays(fresh: Checkpoint):
 
 
 def test_the_torch_model_is_built_once_however_many_threads_ask(fresh: Checkpoint):
-    assert fresh._model is None  # not built by loading
+    assert not fresh.model_is_built  # not built by loading
     start, seen = threading.Barrier(8), []
 
     def ask() -> None:

@@ -218,8 +218,9 @@ def test_built_torch_models_are_a_bounded_lru(monkeypatch):
     _ = b.model
     _ = a.model  # a is used again: b is now the least recently used
     _ = c.model
-    assert a._model is model_a and c._model is not None and b._model is None
-    assert b.model is not None and a._model is None  # rebuilt on demand, evicting the oldest
+    assert a.model_is_built and c.model_is_built and not b.model_is_built
+    assert a.model is model_a  # kept, not rebuilt
+    assert b.model is not None and not c.model_is_built  # b rebuilt on demand, evicting the oldest (c)
 
 
 # --- a full disk -------------------------------------------------------------------------------

@@ -103,6 +103,11 @@ class Checkpoint:
         return model
 
     @property
+    def model_is_built(self) -> bool:
+        """Whether the torch model is held now (built on first use of :attr:`model`, dropped by the LRU)."""
+        return self._model is not None
+
+    @property
     def name(self) -> str:
         return self.path.stem if self.path else (self.meta.name or "checkpoint")
 
