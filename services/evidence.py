@@ -8,7 +8,6 @@ decide a question the verdict says so instead of guessing. No torch: a results f
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,8 @@ import pandas as pd
 
 from vae.datasets import DATASETS
 from vae.heads import HEADS
+from vae.sweep_results import ResultsFileError, read_document
 
-SCHEMA = "vae-sweep/1"  # the schema vae.sweep writes (held equal to vae.sweep.SCHEMA by the tests)
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 # The shipped results: the whole VAE trained per head, and decoders trained on one frozen encoder.
 SHIPPED = {"whole": RESULTS_DIR / "sweep-mnist-z20.json",
@@ -47,11 +46,9 @@ def load_results(path: str | Path) -> dict:
     """
     path = Path(path)
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ResultsError(f"{path.name} is not a readable results file ({type(err).__name__})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("runs"), list):
-        raise ResultsError(f"{path.name} is not a sweep results file of schema {SCHEMA}")
+        doc = read_document(path, label=path.name)  # the name only: no server folder on the page
+    except ResultsFileError as err:
+        raise ResultsError(str(err)) from None
     config = doc.get("config")
     if (not isinstance(config, dict) or config.get("dataset") not in DATASETS
             or not all(isinstance(config.get(k), int) for k in ("latent", "hidden", "epochs", "batch_size"))):

@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from sweep_fixtures import synthetic_results, write_results
 from torch.distributions import ContinuousBernoulli
 
-import vae.sweep
 from services import bce_demo, evidence
 from services.evidence import ResultsError
 
@@ -18,10 +17,6 @@ from services.evidence import ResultsError
 def _tables(tmp_path, sigmoid_wins):
     doc = evidence.load_results(write_results(tmp_path / f"r{sigmoid_wins}.json", synthetic_results(sigmoid_wins)))
     return evidence.final_table(doc), evidence.epoch_table(doc)
-
-
-def test_the_reader_knows_the_schema_the_sweep_writes():
-    assert evidence.SCHEMA == vae.sweep.SCHEMA
 
 
 def test_the_shipped_results_load_and_count_their_own_runs():

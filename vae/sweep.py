@@ -71,9 +71,8 @@ from .data import DatasetError, Split, load_split
 from .datasets import DATASETS
 from .heads import HEADS
 from .paths import DEFAULT_DATA_DIR
+from .sweep_results import SCHEMA, ResultsFileError, read_document
 from .train import TrainConfig, TrainingError, train
-
-SCHEMA = "vae-sweep/1"
 
 
 class SweepError(ValueError):
@@ -300,11 +299,9 @@ def read_results(path: str | Path, cfg: SweepConfig | None = None) -> dict:
     """A results file, checked to be a sweep document (and to match ``cfg`` when given)."""
     path = Path(path)
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise SweepError(f"{path} is not a readable sweep results file ({type(err).__name__})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("runs"), list):
-        raise SweepError(f"{path} is not a sweep results file of schema {SCHEMA}")
+        doc = read_document(path)
+    except ResultsFileError as err:
+        raise SweepError(str(err)) from None
     if cfg is not None and doc.get("config") != cfg.to_dict():
         theirs = doc.get("config") or {}
         diff = ", ".join(f"{k} {theirs.get(k)!r} there, {v!r} here" for k, v in cfg.to_dict().items() if theirs.get(k) != v)
