@@ -12,9 +12,9 @@ from services.display import DISPLAY_MODES
 from services.latent_geometry import chi2_quantile
 from services.pairing import DEFAULT_MODE, MODES, agreement_line, trained_on
 from services.pytorch_verdict import Verdict, bce_verdict
-from services.untrusted import literal
+from services.untrusted import literal, redact
 from ui import latent_panel, loaders, state
-from vae.datasets import get_dataset
+from vae.datasets import DATASETS, get_dataset
 
 VIEWS = {"sigmoid": "Left decoder", "raw": "Right decoder", "both": "Side by side"}
 
@@ -149,7 +149,7 @@ def main() -> None:
     st.html("<style>h1 { font-size: 2.2rem !important; }</style>")  # a smaller title: room for the answer
     st.title("Why does the decoder end in a sigmoid?")
     ignored = state.init_from_url({"view": tuple(VIEWS), "display": tuple(DISPLAY_MODES),
-                                   "dataset": ("mnist", "fashion-mnist"), "left": tuple(loaders.catalog().checkpoints),
+                                   "dataset": tuple(DATASETS), "left": tuple(loaders.catalog().checkpoints),
                                    "right": tuple(loaders.catalog().checkpoints), "pair": tuple(MODES)})
     # The first screen (1280x720) carries the answer, the decoder toggle, the sliders and both images;
     # settings and the long explanation follow below. Slots are laid out first, then filled in the
@@ -203,7 +203,7 @@ def main() -> None:
         try:
             verdict: Verdict | str = pytorch_verdict(raw_name)
         except (RuntimeError, OSError, subprocess.SubprocessError) as err:
-            verdict = f"could not be asked ({err})"
+            verdict = f"could not be asked ({redact(str(err))})"
         summary.markdown(answer(raw_name, verdict))
 
 

@@ -41,6 +41,7 @@ import numpy as np
 
 from .architecture import VAEConfig
 from .atomic import write_atomically
+from .datasets import DATASETS
 from .heads import HEADS, Head, get_head
 from .metadata import FORMAT, MAX_METADATA_BYTES, CheckpointMeta, MetadataError
 
@@ -460,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     convert.add_argument("file", type=Path)
     convert.add_argument("--head", required=True, choices=list(HEADS))
     convert.add_argument("--out", required=True, type=Path)
-    convert.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
+    convert.add_argument("--dataset", default="mnist", choices=list(DATASETS))
     convert.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] not in ("show", "import", "-h", "--help"):
