@@ -53,8 +53,8 @@ def test_activation_chart_shades_the_unit_band_on_the_pixel_axis_and_names_each_
 
 
 @pytest.mark.parametrize("fig", [
-    figures.pixel_histogram(RNG.normal(0.3, 0.5, 784), DATA, "t").to_dict(),
-    figures.logit_histogram(RNG.normal(-3, 4, 784)).to_dict(),
+    figures.pixel_histogram(RNG.normal(0.3, 0.5, 784), DATA, "t"),
+    figures.logit_histogram(RNG.normal(-3, 4, 784)),
     figures.overlaid_histograms({"a": RNG.uniform(0, 1, 10_000)}, {"a": "sigmoid"}, DATA, "t").to_dict(),
 ], ids=["pixels", "logits", "overlaid"])
 def test_log_axes_label_powers_of_ten_as_percentages(fig):
@@ -66,7 +66,7 @@ def test_log_axes_label_powers_of_ten_as_percentages(fig):
 
 
 def test_slider_histograms_have_a_legend_for_the_bars_and_the_data_line():
-    spec = figures.side_by_side([figures.pixel_histogram(RNG.normal(0.3, 0.5, 784), DATA, "t").to_dict()]).to_dict()
+    spec = figures.side_by_side([figures.pixel_histogram(RNG.normal(0.3, 0.5, 784), DATA, "t")])
     assert spec["layout"]["showlegend"] is True
     assert [t["name"] for t in spec["data"]] == ["this image", "pixels of the data"]
 

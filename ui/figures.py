@@ -1,10 +1,9 @@
 """Plotly figures. Kept small on purpose: pre-binned bars, fixed axes, no mode bar,
 so a slider move sends a few kilobytes and the browser redraws quickly.
 
-The two figures on the slider path are plain JSON specs wrapped in :class:`SpecFigure`: building
-a ``go.Figure`` validates every property (~5 ms per small histogram, ~40 ms with ``add_vline``
-and ``update_layout``), which was most of a slider move. The tests validate each spec once with
-``go.Figure(spec)`` instead."""
+The figures on the slider path are plain JSON spec dicts: building a ``go.Figure`` validates
+every property, which was most of a slider move (bench/RESULTS.md, slider latency). The tests
+validate each spec once with ``go.Figure(spec)`` instead."""
 
 from __future__ import annotations
 
@@ -43,16 +42,6 @@ def _nonzero(values: np.ndarray) -> list[float | None]:
     """Plain floats, zeros as gaps (log axes). Lists, not arrays: plotly validates a short list
     several times faster than it converts a numpy array."""
     return [round(float(v), 4) if v > 0 else None for v in values]
-
-
-class SpecFigure(go.Figure):
-    """A figure whose ``to_dict()`` is a ready spec: what ``st.plotly_chart`` serialises, unvalidated."""
-
-    def __init__(self, spec: dict) -> None:  # noqa: D107 - deliberately skips go.Figure's (3 ms) set-up
-        self._spec = spec
-
-    def to_dict(self) -> dict:
-        return self._spec
 
 
 def _unit_band(axis: str = "x") -> list[dict]:
@@ -97,7 +86,7 @@ _LEGEND_BELOW = dict(orientation="h", x=0, xanchor="left", y=-0.16, yanchor="top
 
 
 def pixel_histogram(values: np.ndarray, data_fraction: np.ndarray, title: str,
-                    color: str = COLORS["sigmoid"], height: int = 250) -> SpecFigure:
+                    color: str = COLORS["sigmoid"], height: int = 250) -> dict:
     """Histogram of one image's output values (percent of pixels, log scale) over the
     fixed range [-1, 2], the [0, 1] band shaded, the data's pixel histogram overlaid.
 
@@ -106,7 +95,7 @@ def pixel_histogram(values: np.ndarray, data_fraction: np.ndarray, title: str,
     outside [0, 1] are printed beside the images)."""
     counts, _ = histogram(values, HIST_LO, HIST_HI, HIST_BINS)
     x = _centres()
-    return SpecFigure(dict(
+    return dict(
         data=[dict(type="bar", x=x, y=_nonzero(100 * counts / np.asarray(values).size), marker=dict(color=color),
                    name="this image", width=(HIST_HI - HIST_LO) / HIST_BINS),
               dict(type="scatter", x=x, y=_nonzero(100 * data_fraction), mode="lines",
@@ -114,15 +103,15 @@ def pixel_histogram(values: np.ndarray, data_fraction: np.ndarray, title: str,
         layout=dict(
             title=dict(text=title, font=dict(size=13)),
             height=height, margin=dict(_MARGIN, l=55, b=50), bargap=0, showlegend=True, legend=_LEGEND_BELOW,
-            shapes=_unit_band(), xaxis=dict(range=[HIST_LO, HIST_HI], fixedrange=True), yaxis=_percent_axis())))
+            shapes=_unit_band(), xaxis=dict(range=[HIST_LO, HIST_HI], fixedrange=True), yaxis=_percent_axis()))
 
 
-def logit_histogram(pre: np.ndarray, height: int = 250) -> SpecFigure:
+def logit_histogram(pre: np.ndarray, height: int = 250) -> dict:
     """Pre-activation logits of a sigmoid decoder (percent of pixels, log scale, fixed axes like
     :func:`pixel_histogram`) with the sigmoid curve that maps them into (0, 1)."""
     lo, hi, bins = -20.0, 10.0, 60
     counts, edges = histogram(pre, lo, hi, bins)
-    return SpecFigure(dict(
+    return dict(
         data=[dict(type="bar", x=((edges[:-1] + edges[1:]) / 2).tolist(), y=_nonzero(100 * counts / np.asarray(pre).size),
                    marker=dict(color="rgba(0,158,115,0.35)"), name="logits", width=(hi - lo) / bins),
               dict(type="scatter", x=_SIGMOID_T, y=_SIGMOID_Y, yaxis="y2", mode="lines",
@@ -132,7 +121,7 @@ def logit_histogram(pre: np.ndarray, height: int = 250) -> SpecFigure:
             height=height, margin=dict(_MARGIN, l=55, b=50), bargap=0, showlegend=True, legend=_LEGEND_BELOW,
             xaxis=dict(range=[lo, hi], fixedrange=True), yaxis=_percent_axis(),
             yaxis2=dict(overlaying="y", side="right", range=[-0.05, 1.05], title=dict(text="sigmoid"),
-                        fixedrange=True, tickvals=[0, 0.5, 1]))))
+                        fixedrange=True, tickvals=[0, 0.5, 1])))
 
 
 def _axis_ref(letter: str, i: int) -> str:
@@ -143,10 +132,10 @@ def _axis_key(ref: str) -> str:
     return f"{ref[0]}axis{ref[1:]}"
 
 
-def side_by_side(specs: list[dict], gap: float = 0.1) -> SpecFigure:
+def side_by_side(specs: list[dict], gap: float = 0.1) -> dict:
     """Single-panel specs (as built above) as one figure, panels left to right, each with its own
     axes, shapes and title. One figure is one Plotly redraw per slider move instead of one per
-    chart (~25 ms of browser time each)."""
+    chart (bench/RESULTS.md, browser latency)."""
     width = (1 - gap * (len(specs) - 1)) / len(specs)
     data, annotations, shapes = [], [], []
     first = specs[0]["layout"]
@@ -182,7 +171,7 @@ def side_by_side(specs: list[dict], gap: float = 0.1) -> SpecFigure:
                                     xref="paper", yref="paper", x=x0 + width / 2, y=1, xanchor="center",
                                     yanchor="bottom"))
     layout.update(shapes=shapes, annotations=annotations)
-    return SpecFigure(dict(data=data, layout=layout))
+    return dict(data=data, layout=layout)
 
 
 _SIGMOID_T = np.linspace(-20.0, 10.0, 121).round(3).tolist()

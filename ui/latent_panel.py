@@ -3,7 +3,7 @@ histograms in one Streamlit element (``st.components.v2``) that is updated in pl
 
 Why one element instead of ``st.slider`` x 20 + ``st.image`` + ``st.plotly_chart``: every
 Streamlit element in the rerun is re-sent and re-rendered by React, and a ``st.plotly_chart``
-whose figure changed is re-created (~50-60 ms of browser work each). Here a slider move sends
+whose figure changed is re-created (bench/RESULTS.md, browser latency). Here a slider move sends
 one message with the new images and figure spec, and the browser redraws only the bars of the
 chart it already has (``Plotly.animate``; ``Plotly.react`` when more than the bars changed;
 bench/browser_latency.py, bench/RESULTS.md).
@@ -67,11 +67,11 @@ def column(name: str, head: Head, out: Decoded, mode: str, data_fraction: np.nda
     counts = (f"Below 0: {out.below} ({100 * out.below / n:.1f}%) · above 1: {out.above} "
               f"({100 * out.above / n:.1f}%) · range [{out.pixels.min():.2f}, {out.pixels.max():.2f}]")
     charts = [figures.pixel_histogram(out.pixels, data_fraction, "Output pixel values",
-                                      color=figures.COLORS.get(head.name, figures.COLORS["sigmoid"])).to_dict()]
+                                      color=figures.COLORS.get(head.name, figures.COLORS["sigmoid"]))]
     if show_logits and head.logit_output:
-        charts.append(figures.logit_histogram(out.pre).to_dict())
+        charts.append(figures.logit_histogram(out.pre))
     return dict(title=title or head.title, name=name, images=images, counts=counts,
-                chart=figures.side_by_side(charts).to_dict())
+                chart=figures.side_by_side(charts))
 
 
 def _moved(key: str) -> None:
