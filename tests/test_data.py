@@ -1,6 +1,9 @@
 """vae.data: the shipped sample, whole-array batching and offline IDX loading."""
 
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +12,7 @@ from backend_fixtures import write_mnist_raw
 
 from vae.data import DatasetError, Split, load_sample, load_split, raw_dir, shuffled_batches
 
+ROOT = Path(__file__).resolve().parent.parent
 RAW_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
@@ -151,3 +155,13 @@ def test_labels_that_do_not_match_the_images_are_a_dataset_error(tmp_path, small
     write_mnist_raw(tmp_path, short, test)
     with pytest.raises(DatasetError, match="labels"):
         load_split("mnist", True, tmp_path, download=False)
+
+
+def test_reading_a_split_that_is_on_disk_imports_no_torchvision(tmp_path, small_splits):
+    # torchvision's import and parser were ~1.5 s of every training run's start-up; it only downloads
+    write_mnist_raw(tmp_path, *small_splits)
+    code = ("import sys; from vae.data import load_split; "
+            f"s = load_split('mnist', True, {str(tmp_path)!r}, download=True); "
+            "print(len(s), 'torchvision' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == [str(len(small_splits[0])), "False"]

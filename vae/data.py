@@ -1,7 +1,7 @@
 """Datasets as whole tensors: load a split once, batch it by index.
 
-The real loaders are ``torchvision.datasets.MNIST`` and ``FashionMNIST`` (they download
-the files when missing and a network exists). Training does not go through a
+Splits are read from the IDX files with numpy; ``torchvision.datasets.MNIST`` and
+``FashionMNIST`` only download them when missing (and a network exists). Training does not go through a
 per-sample ``DataLoader`` + ``ToTensor``: a split is one uint8 array, converted to a
 float tensor once, and a batch is an index into it. Arrays, not tensors, so that the app
 can show the shipped sample without importing torch (bench/RESULTS.md, cold start).
@@ -10,6 +10,7 @@ can show the shipped sample without importing torch (bench/RESULTS.md, cold star
 from __future__ import annotations
 
 import gzip
+import math
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-_RAW_FILES = RAW_FILES
 
 
 class DatasetError(RuntimeError):
@@ -53,7 +53,8 @@ class Split:
         """:meth:`floats` as a tensor on ``device``, for training and evaluation."""
         import torch
 
-        return torch.from_numpy(self.floats()).to(device)
+        # converted by torch (both cores), bit for bit what floats() and ToTensor() give
+        return torch.from_numpy(self.images.reshape(-1, INPUT_DIM)).to(device).to(torch.float32).div_(255.0)
 
 
 def raw_dir(dataset: str, data_dir: str | Path = DEFAULT_DATA_DIR) -> Path:
@@ -72,34 +73,57 @@ def raw_files_present(dataset: str, data_dir: str | Path = DEFAULT_DATA_DIR) -> 
 
 def load_split(dataset: str, train: bool, data_dir: str | Path = DEFAULT_DATA_DIR,
                download: bool = True) -> Split:
-    """Load a whole split of MNIST or Fashion-MNIST through torchvision.
+    """Load a whole split of MNIST or Fashion-MNIST from its IDX files.
 
     Files already in ``data_dir`` are used as they are (gzipped IDX files are unpacked
-    first); otherwise torchvision downloads them when ``download`` is true. Raises
-    :class:`DatasetError` with a one-line explanation when that fails.
+    first) and read straight into numpy; when some are missing and ``download`` is true,
+    torchvision downloads them. Raises :class:`DatasetError` with a one-line explanation
+    when that fails.
     """
-    from torchvision import datasets  # imported here: it is slow and only training needs it
-
-    cls = getattr(datasets, get_dataset(dataset).torchvision_class)
     root = Path(data_dir)
     folder = raw_dir(dataset, root)
     _unpack_gzipped(folder)
-    try:
-        ds = cls(str(root), train=train, download=False)
-    except RuntimeError as err:
-        if all((folder / name).is_file() for name in _RAW_FILES):
-            # The files are there but unreadable (e.g. cut short): downloading would not replace them.
-            raise DatasetError(_corrupt_message(dataset, folder, err)) from None
+    if not all((folder / name).is_file() for name in RAW_FILES):
         if not download:
-            raise DatasetError(_missing_message(dataset, folder, "download disabled")) from None
-        try:
-            ds = cls(str(root), train=train, download=True)
-        except Exception as err:  # network errors come in many types
-            reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-            raise DatasetError(_missing_message(dataset, folder, f"download failed: {reason}")) from None
-    except Exception as err:  # torchvision's IDX parser asserts and raises assorted errors
+            raise DatasetError(_missing_message(dataset, folder, "download disabled"))
+        _download(dataset, root, folder)
+    prefix = "train" if train else "t10k"
+    try:
+        images = read_idx(folder / f"{prefix}-images-idx3-ubyte", ndim=3)
+        labels = read_idx(folder / f"{prefix}-labels-idx1-ubyte", ndim=1)
+    except (OSError, ValueError) as err:
+        # the files are there but unreadable (e.g. cut short): downloading would not replace them
         raise DatasetError(_corrupt_message(dataset, folder, err)) from None
-    return _checked(Split(dataset, ds.data.numpy(), ds.targets.numpy().astype(np.int64)), f"{dataset} in {folder}")
+    return _checked(Split(dataset, images, labels.astype(np.int64)), f"{dataset} in {folder}")
+
+
+def read_idx(path: Path, ndim: int) -> np.ndarray:
+    """The unsigned-byte array of ``ndim`` dimensions in the IDX file ``path`` (LeCun's MNIST format).
+
+    Read with numpy in one pass, not through torchvision: importing torchvision and its
+    parser took ~1.5 s of a training run's start-up (bench/RESULTS.md, a whole training run).
+    ValueError (one line) when the header or the length is not that of such a file.
+    """
+    data = np.fromfile(path, dtype=np.uint8)
+    header = 4 + 4 * ndim  # magic (0, 0, type 0x08 = unsigned byte, ndim), then one big-endian size per dimension
+    if data.size < header or data[:4].tolist() != [0, 0, 0x08, ndim]:
+        raise ValueError(f"{path.name} does not start like an IDX file of {ndim}-dimensional unsigned bytes")
+    shape = tuple(int(n) for n in data[4:header].view(">u4"))
+    if data.size - header != math.prod(shape):
+        raise ValueError(f"{path.name} holds {data.size - header} values after its header, "
+                         f"not {math.prod(shape)} for shape {shape}")
+    return data[header:].reshape(shape)
+
+
+def _download(dataset: str, root: Path, folder: Path) -> None:
+    from torchvision import datasets  # imported here: it is slow, and only a missing dataset needs it
+
+    cls = getattr(datasets, get_dataset(dataset).torchvision_class)
+    try:
+        cls(str(root), train=True, download=True)
+    except Exception as err:  # network errors come in many types
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise DatasetError(_missing_message(dataset, folder, f"download failed: {reason}")) from None
 
 
 def load_sample(dataset: str = "mnist") -> Split:
@@ -124,7 +148,7 @@ def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> Ite
 
 def _missing_message(dataset: str, folder: Path, reason: str) -> str:
     return (f"{dataset} is not available ({reason}): put the four IDX files "
-            f"({', '.join(_RAW_FILES)}, optionally .gz) in {folder}, or pass --data-dir "
+            f"({', '.join(RAW_FILES)}, optionally .gz) in {folder}, or pass --data-dir "
             f"pointing at a folder that holds {folder.parent.name}/raw/, or run once with a network")
 
 
@@ -134,8 +158,8 @@ def _corrupt_message(dataset: str, folder: Path, err: Exception) -> str:
 
 
 def _unpack_gzipped(folder: Path) -> None:
-    # torchvision only looks for the unpacked files; accept the .gz files people download.
-    for name in _RAW_FILES:
+    # the IDX files are read unpacked; accept the .gz files people download.
+    for name in RAW_FILES:
         target, packed = folder / name, folder / f"{name}.gz"
         if not target.exists() and packed.is_file():
             tmp = target.with_suffix(".part")
