@@ -3,6 +3,7 @@
 import dataclasses
 import os
 
+import numpy as np
 import pytest
 import torch
 from backend_fixtures import write_mnist_raw
@@ -49,6 +50,56 @@ def test_progress_is_reported_with_the_test_loss_at_each_epoch_end(tmp_path, sma
     ends = [e for e in events if e.test_loss is not None]
     assert [e.epoch for e in ends] == [1, 2]
     assert all(e.step == e.steps_per_epoch == 5 for e in ends)  # 300 images / batch 64
+
+
+FULL_METRICS = {"n_images", "neg_elbo", "neg_elbo_mean_z", "kl", "recon_nll", "bce", "mse", "frac_below_0",
+                "frac_above_1", "pixel_min", "pixel_max"}
+
+
+def test_each_epoch_is_scored_with_the_test_loss_and_the_last_with_every_metric(tmp_path, small_splits, tiny_cfg):
+    out, scored = tmp_path / "s.safetensors", {}
+
+    def remember(p):
+        if p.test_loss is not None:
+            scored[p.epoch] = (p.metrics, dict(load_checkpoint(out).meta.metrics))
+
+    ckpt = train(dataclasses.replace(tiny_cfg, epochs=3), out, *small_splits, device="cpu", progress=remember)
+    assert [scored[e][0] is None for e in (1, 2, 3)] == [True, True, False]
+    assert [set(scored[e][1]) for e in (1, 2)] == [{"n_images", "neg_elbo", "kl"}] * 2
+    assert set(scored[3][0]) == set(scored[3][1]) == FULL_METRICS
+    full = evaluate(ckpt.model, get_head(tiny_cfg.head), small_splits[1].as_float(), seed=tiny_cfg.seed).to_dict()
+    assert scored[3][1] == pytest.approx(full, rel=1e-6)
+    assert [h["test_loss"] for h in ckpt.meta.history][-1] == scored[3][1]["neg_elbo"]
+
+
+def test_every_metric_every_epoch_when_asked(tmp_path, small_splits, tiny_cfg):
+    ends = []
+    train(dataclasses.replace(tiny_cfg, epochs=2), tmp_path / "all.safetensors", *small_splits, device="cpu",
+          progress=lambda p: ends.append(p.metrics) if p.test_loss is not None else None, metrics_every_epoch=True)
+    assert [set(m) for m in ends] == [FULL_METRICS] * 2
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, RuntimeError])
+def test_a_run_stopped_early_leaves_its_checkpoint_scored_with_every_metric(tmp_path, small_splits, tiny_cfg, stop):
+    # Ctrl-C, or the app cancelling a job from its progress callback, in the middle of epoch 3 of 4
+    out = tmp_path / "stopped.safetensors"
+
+    def interrupt(p):
+        if p.epoch == 3 and p.test_loss is None:
+            raise stop("stop")
+
+    with pytest.raises(stop):
+        train(dataclasses.replace(tiny_cfg, epochs=4), out, *small_splits, device="cpu", progress=interrupt)
+    kept = load_checkpoint(out)
+    assert kept.meta.epochs == 2 and set(kept.meta.metrics) == FULL_METRICS
+    full = evaluate(kept.model, get_head(tiny_cfg.head), small_splits[1].as_float(), seed=tiny_cfg.seed).to_dict()
+    assert dict(kept.meta.metrics) == pytest.approx(full, rel=1e-6)
+    # and the run goes on from there as if never stopped
+    resumed = train(dataclasses.replace(tiny_cfg, epochs=4), out, *small_splits, resume=True, device="cpu")
+    straight = train(dataclasses.replace(tiny_cfg, epochs=4), tmp_path / "straight.safetensors", *small_splits,
+                     device="cpu")
+    assert _history_losses(resumed.meta.history) == _history_losses(straight.meta.history)
+    assert dict(resumed.meta.metrics) == dict(straight.meta.metrics)
 
 
 def test_resuming_gives_exactly_the_uninterrupted_run(tmp_path, small_splits, tiny_cfg):
@@ -123,7 +174,7 @@ def test_divergence_stops_with_a_training_error_and_keeps_the_last_good_checkpoi
 
     def remember(p):
         if p.test_loss is not None:
-            snapshots.append((p.epoch, out.read_bytes(), resume_path(out).read_bytes()))
+            snapshots.append((p.epoch, load_checkpoint(out).weights, resume_path(out).read_bytes()))
 
     with pytest.raises(TrainingError) as info:
         train(cfg, out, *small_splits, device="cpu", progress=remember)
@@ -132,11 +183,11 @@ def test_divergence_stops_with_a_training_error_and_keeps_the_last_good_checkpoi
     assert any(word in message for word in ("nan", "inf")), message
     assert "\n" not in message
     assert snapshots, "training diverged before any epoch finished; the test needs a good checkpoint"
-    last_epoch, ckpt_bytes, resume_bytes = snapshots[-1]
+    last_epoch, weights, resume_bytes = snapshots[-1]
     assert f"epoch {last_epoch}" in message
-    assert out.read_bytes() == ckpt_bytes
-    assert resume_path(out).read_bytes() == resume_bytes
     kept = load_checkpoint(out)
+    assert kept.weights.keys() == weights.keys() and all(np.array_equal(kept.weights[k], weights[k]) for k in weights)
+    assert resume_path(out).read_bytes() == resume_bytes
     assert kept.meta.epochs == last_epoch
     assert all(torch.isfinite(p).all() for p in kept.model.parameters())
     assert not list(tmp_path.glob(".*.tmp"))
@@ -175,14 +226,17 @@ def test_weights_that_turn_non_finite_at_an_epochs_last_step_are_not_saved(tmp_p
 
     def remember(p):
         if p.test_loss is not None:
-            saved[p.epoch] = (out.read_bytes(), resume_path(out).read_bytes())
+            saved[p.epoch] = (load_checkpoint(out).weights, resume_path(out).read_bytes())
 
     with pytest.raises(TrainingError, match="(?i)nan|inf") as info:
         train(cfg, out, *small_splits, device="cpu", progress=remember)
     assert list(saved) == [1]
     assert "epoch 2" in str(info.value)
-    assert (out.read_bytes(), resume_path(out).read_bytes()) == saved[1]
-    assert load_checkpoint(out).meta.epochs == 1
+    weights, resume_bytes = saved[1]
+    kept = load_checkpoint(out)
+    assert all(np.array_equal(kept.weights[k], weights[k]) for k in weights)
+    assert resume_path(out).read_bytes() == resume_bytes
+    assert kept.meta.epochs == 1
 
 
 def test_unwritable_output_location_is_a_clear_training_error(tmp_path, small_splits, tiny_cfg):

@@ -7,13 +7,13 @@ is also scored with the same two reconstruction metrics (BCE and MSE of its pixe
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
+from .bce import ClassicBCE
 from .heads import Head
 from .model import VAE, kl_to_standard_normal
 
@@ -41,38 +41,75 @@ class Metrics:
         return asdict(self)
 
 
-@torch.inference_mode()
-def evaluate(model: VAE, head: Head, images: torch.Tensor, seed: int = 0,
-             batch_size: int = 1000) -> Metrics:
-    """Score ``model`` with ``head`` on flattened float images in [0, 1].
+@dataclass
+class ElboScore:
+    """The cheap test pass a training run makes after every epoch (per-image averages)."""
 
-    The sampled-z ELBO uses its own generator seeded with ``seed`` so evaluation never
-    disturbs (or depends on) the training random stream.
+    n_images: int
+    neg_elbo: float  # reconstruction NLL + KL, z sampled once: the classic example's "Test set loss"
+    kl: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _chunks(model: VAE, images: torch.Tensor, seed: int, batch_size: int):
+    """Per chunk of ``images``: the chunk, its posterior mean, KL and one z drawn from q(z|x).
+
+    The draws come from a generator seeded with ``seed``, so both passes below see the same z
+    and evaluation never disturbs (or depends on) the training random stream.
     """
-    model.eval()
     gen = torch.Generator(device=images.device).manual_seed(seed)
-    totals = dict(neg_elbo=0.0, neg_elbo_mean_z=0.0, kl=0.0, recon_nll=0.0, bce=0.0, mse=0.0)
-    below = above = 0
-    pmin, pmax = float("inf"), float("-inf")
     for start in range(0, images.shape[0], batch_size):
         x = images[start:start + batch_size]
         mu, logvar = model.encode(x)
-        kl = kl_to_standard_normal(mu, logvar)
         eps = torch.randn(mu.shape, generator=gen, device=mu.device, dtype=mu.dtype)
-        pre_sampled = model.decode(mu + torch.exp(0.5 * logvar) * eps)
+        yield x, mu, kl_to_standard_normal(mu, logvar), mu + torch.exp(0.5 * logvar) * eps
+
+
+@torch.inference_mode()
+def sampled_elbo(model: VAE, head: Head, images: torch.Tensor, seed: int = 0, batch_size: int = 1000) -> ElboScore:
+    """The sampled-z negative ELBO and KL of ``model`` on ``images``, nothing else.
+
+    What training reports every epoch: one encoder and one decoder pass, about a third of
+    :func:`evaluate`'s work. Its ``neg_elbo`` and ``kl`` equal :func:`evaluate`'s (same seed, same draws).
+    """
+    model.eval()
+    neg_elbo = kl_sum = 0.0
+    for x, _mu, kl, z in _chunks(model, images, seed, batch_size):
+        neg_elbo += float((head.nll(model.decode(z), x) + kl).sum())
+        kl_sum += float(kl.sum())
+    n = images.shape[0]
+    return ElboScore(n_images=n, neg_elbo=neg_elbo / n, kl=kl_sum / n)
+
+
+@torch.inference_mode()
+def evaluate(model: VAE, head: Head, images: torch.Tensor, seed: int = 0,
+             batch_size: int = 1000) -> Metrics:
+    """Score ``model`` with ``head`` on flattened float images in [0, 1]: every :class:`Metrics` field.
+
+    The sampled-z ELBO uses its own generator seeded with ``seed`` (see :func:`sampled_elbo`).
+    """
+    model.eval()
+    totals = dict(neg_elbo=0.0, neg_elbo_mean_z=0.0, kl=0.0, recon_nll=0.0, bce=0.0, mse=0.0)
+    below = above = 0
+    pmin, pmax = float("inf"), float("-inf")
+    for x, mu, kl, z in _chunks(model, images, seed, batch_size):
         pre = model.decode(mu)
         pixels = head.pixels(pre)
         recon = head.nll(pre, x)
-        totals["neg_elbo"] += float((head.nll(pre_sampled, x) + kl).sum())
+        totals["neg_elbo"] += float((head.nll(model.decode(z), x) + kl).sum())
         totals["neg_elbo_mean_z"] += float((recon + kl).sum())
         totals["kl"] += float(kl.sum())
         totals["recon_nll"] += float(recon.sum())
-        clipped = pixels.clamp(0, 1)  # BCE raises on NaN; a diverged model scores NaN instead
-        totals["bce"] += float(F.binary_cross_entropy(clipped, x, reduction="sum")) if not clipped.isnan().any() else math.nan
+        # PyTorch's BCE formulas (vae.bce: vectorised, not its scalar range-checking loop); a
+        # diverged model's NaN pixels give a NaN score instead of an exception
+        totals["bce"] += float(ClassicBCE.apply(pixels.clamp(0, 1), x).sum())
         totals["mse"] += float(F.mse_loss(pixels, x, reduction="sum"))
         below += int((pixels < 0).sum())
         above += int((pixels > 1).sum())
-        pmin, pmax = min(pmin, float(pixels.min())), max(pmax, float(pixels.max()))
+        low, high = torch.aminmax(pixels)
+        pmin, pmax = min(pmin, float(low)), max(pmax, float(high))
     n = images.shape[0]
     return Metrics(n_images=n, **{k: v / n for k, v in totals.items()},
                    frac_below_0=below / images.numel(), frac_above_1=above / images.numel(),

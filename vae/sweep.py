@@ -166,7 +166,7 @@ def run_one(cfg: SweepConfig, head: str, lr: float, seed: int, train_split: Spli
             with contextlib.redirect_stdout(io.StringIO()):  # train's per-epoch lines; the bars say it
                 train(tcfg, out, train_split, test_split, device=device,
                       progress=lambda p: watch.epoch_end(p) if p.test_loss is not None else None,
-                      on_step=watch.step)
+                      on_step=watch.step, metrics_every_epoch=True)
         except TrainingError as err:
             if err.diverged_at is None:
                 raise

@@ -19,6 +19,7 @@ so the app can compare decoders that differ only in their last activation and lo
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import sys
 import time
@@ -41,11 +42,11 @@ from .checkpoints import (
 )
 from .data import DatasetError, Split, load_split, shuffled_batches
 from .datasets import DATASETS
-from .evaluate import evaluate
+from .evaluate import evaluate, sampled_elbo
 from .heads import HEADS, get_head
 from .model import VAE, VAEConfig
 from .paths import DEFAULT_DATA_DIR
-from .step import STEPS
+from .step import STEPS, FlatAdam
 
 
 class TrainingError(RuntimeError):
@@ -101,7 +102,8 @@ class Progress:
     train_loss: float           # running mean over the epoch so far, nats per image
     test_loss: float | None = None  # set at the end of an epoch
     history: list[dict] = field(default_factory=list)
-    metrics: dict | None = None     # the epoch's test metrics (vae.evaluate.Metrics.to_dict), at its end
+    metrics: dict | None = None     # every test metric (vae.evaluate.Metrics.to_dict) at the end of an epoch
+                                    # scored in full (the last, or all with metrics_every_epoch)
 
 
 def resume_path(out: str | Path) -> Path:
@@ -113,7 +115,8 @@ def resume_path(out: str | Path) -> Path:
 def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Split,
           resume: bool = False, device: str | None = None,
           progress: Callable[[Progress], None] | None = None, show_bar: bool = False,
-          on_step: Callable[[int, int, float, torch.Tensor], None] | None = None) -> Checkpoint:
+          on_step: Callable[[int, int, float, torch.Tensor], None] | None = None,
+          metrics_every_epoch: bool = False) -> Checkpoint:
     """Train per ``cfg``, saving ``out`` (and its resume state) after every finished epoch.
 
     With ``resume``, continue from ``out``'s resume state up to ``cfg.epochs``; the result
@@ -124,6 +127,9 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
     names the source and the SHA-256 of its encoder (:func:`vae.checkpoints.encoder_sha256`).
     ``on_step(epoch, step, loss, grad)`` is called after every step with its summed loss and
     the flat gradient buffer it wrote (stale when the loss is non-finite: that step is skipped).
+    Each epoch is scored with the test loss (:func:`vae.evaluate.sampled_elbo`); the last one, every
+    epoch with ``metrics_every_epoch``, and the checkpoint of a run that stops early get every
+    metric (:func:`vae.evaluate.evaluate`), the same numbers either way.
     """
     out = Path(out)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -152,52 +158,65 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
             raise TrainingError(f"{out} already has {start_epoch} epochs; ask for more with --epochs")
 
     steps = math.ceil(len(x_train) / cfg.batch_size)
-    for epoch in range(start_epoch + 1, cfg.epochs + 1):
-        t0 = time.perf_counter()
-        model.train()
-        total, seen = 0.0, 0
-        batches = shuffled_batches(len(x_train), cfg.batch_size, shuffle_gen)
-        bar: Any = _bar(batches, steps, f"epoch {epoch}/{cfg.epochs}") if show_bar else batches
-        for step, idx in enumerate(bar, 1):
-            value = train_step(x_train.index_select(0, idx.to(device)))
-            if on_step:
-                on_step(epoch, step, value, train_step.gradient())
-            if not math.isfinite(value):
-                raise TrainingError(_diverged(f"loss became {value} at epoch {epoch}, step {step}", epoch, cfg, out),
-                                    diverged_at=(epoch, step))
-            total += value
-            seen += len(idx)
-            if show_bar and step % 50 == 0:
-                bar.set_postfix(loss=f"{total / seen:.2f}")
-            if progress and (step % 25 == 0 or step == steps):
-                progress(Progress(epoch, cfg.epochs, step, steps, total / seen, history=history))
-        elapsed += time.perf_counter() - t0
-        metrics = evaluate(model, head, x_test, seed=cfg.seed)
-        # The last step of an epoch is not followed by a loss check: never save what it broke.
-        if not all(math.isfinite(v) for v in metrics.to_dict().values() if isinstance(v, float)) or not math.isfinite(total):
-            raise TrainingError(_diverged(f"the model became non-finite during epoch {epoch} (test loss "
-                                          f"{metrics.neg_elbo}, train loss {total / seen})", epoch, cfg, out),
-                                diverged_at=(epoch, steps))
-        history.append({"epoch": epoch, "train_loss": total / seen, "test_loss": metrics.neg_elbo,
-                        "seconds": round(elapsed, 3)})
-        frozen = f"; KL {metrics.kl:.4f}, fixed by the frozen encoder" if source is not None else ""
-        print(f"====> epoch {epoch}: train loss {total / seen:.4f}, test loss {metrics.neg_elbo:.4f} "
-              f"(z = mean {metrics.neg_elbo_mean_z:.4f}) nats/image{frozen}", file=sys.stderr if show_bar else sys.stdout)
-        meta = build_metadata(cfg.head, model.config, dataset=cfg.dataset, epochs=epoch, seed=cfg.seed,
-                              batch_size=cfg.batch_size, lr=cfg.lr, history=history,
-                              metrics=metrics.to_dict(), train_seconds=round(elapsed, 3),
-                              n_train=len(x_train), n_test=len(x_test), device=str(device),
-                              **({"encoder_from": encoder_from} if encoder_from else {}))
-        # Checkpoint first: if the second write fails or the run is killed between the two, the
-        # resume state is one epoch behind and --resume redoes that epoch (identically), never the reverse.
-        try:
-            save_checkpoint(out, model, meta)
-        except CheckpointError as err:
-            raise TrainingError(f"{err}; the previous checkpoint is intact") from None
-        _save_resume_state(out, epoch, history, elapsed, model, train_step.optimizer, shuffle_gen, frozen_sha, cfg.step)
-        if progress:
-            progress(Progress(epoch, cfg.epochs, steps, steps, total / seen, metrics.neg_elbo, history,
-                              metrics.to_dict()))
+    in_full = True  # whether the checkpoint this run last wrote carries every metric (or there is none)
+    try:
+        for epoch in range(start_epoch + 1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            model.train()
+            total, seen = 0.0, 0
+            batches = shuffled_batches(len(x_train), cfg.batch_size, shuffle_gen)
+            bar: Any = _bar(batches, steps, f"epoch {epoch}/{cfg.epochs}") if show_bar else batches
+            for step, idx in enumerate(bar, 1):
+                value = train_step(x_train.index_select(0, idx.to(device)))
+                if on_step:
+                    on_step(epoch, step, value, train_step.gradient())
+                if not math.isfinite(value):
+                    raise TrainingError(_diverged(f"loss became {value} at epoch {epoch}, step {step}", epoch, cfg, out),
+                                        diverged_at=(epoch, step))
+                total += value
+                seen += len(idx)
+                if show_bar and step % 50 == 0:
+                    bar.set_postfix(loss=f"{total / seen:.2f}")
+                if progress and (step % 25 == 0 or step == steps):
+                    progress(Progress(epoch, cfg.epochs, step, steps, total / seen, history=history))
+            elapsed += time.perf_counter() - t0
+            # Every epoch: the test loss (one encoder + one decoder pass). Every metric: at the last
+            # epoch, or every epoch when asked (the sweep records them all) - a third of the cost.
+            full = metrics_every_epoch or epoch == cfg.epochs
+            metrics = (evaluate if full else sampled_elbo)(model, head, x_test, seed=cfg.seed).to_dict()
+            # The last step of an epoch is not followed by a loss check: never save what it broke.
+            if not all(math.isfinite(v) for v in metrics.values() if isinstance(v, float)) or not math.isfinite(total):
+                raise TrainingError(_diverged(f"the model became non-finite during epoch {epoch} (test loss "
+                                              f"{metrics['neg_elbo']}, train loss {total / seen})", epoch, cfg, out),
+                                    diverged_at=(epoch, steps))
+            history.append({"epoch": epoch, "train_loss": total / seen, "test_loss": metrics["neg_elbo"],
+                            "seconds": round(elapsed, 3)})
+            mean_z = f" (z = mean {metrics['neg_elbo_mean_z']:.4f})" if full else ""
+            frozen = f"; KL {metrics['kl']:.4f}, fixed by the frozen encoder" if source is not None else ""
+            print(f"====> epoch {epoch}: train loss {total / seen:.4f}, test loss {metrics['neg_elbo']:.4f}{mean_z} "
+                  f"nats/image{frozen}", file=sys.stderr if show_bar else sys.stdout)
+            meta = build_metadata(cfg.head, model.config, dataset=cfg.dataset, epochs=epoch, seed=cfg.seed,
+                                  batch_size=cfg.batch_size, lr=cfg.lr, history=history,
+                                  metrics=metrics, train_seconds=round(elapsed, 3),
+                                  n_train=len(x_train), n_test=len(x_test), device=str(device),
+                                  **({"encoder_from": encoder_from} if encoder_from else {}))
+            # Checkpoint first: if the second write fails or the run is killed between the two, the
+            # resume state is one epoch behind and --resume redoes that epoch (identically), never the reverse.
+            try:
+                save_checkpoint(out, model, meta)
+            except CheckpointError as err:
+                raise TrainingError(f"{err}; the previous checkpoint is intact") from None
+            in_full = full
+            _save_resume_state(out, epoch, history, elapsed, model, train_step.optimizer, shuffle_gen, frozen_sha,
+                               cfg.step)
+            if progress:
+                progress(Progress(epoch, cfg.epochs, steps, steps, total / seen, metrics["neg_elbo"], history,
+                                  metrics if full else None))
+    except BaseException:
+        # Stopped early (interrupted, cancelled, diverged): the checkpoint left behind gets every metric too.
+        if not in_full:
+            _score_in_full(out, x_test, cfg.seed)
+        raise
     model.eval().requires_grad_(False)
     return Checkpoint.from_model(model.cpu(), head, meta, out)
 
@@ -220,6 +239,20 @@ def _encoder_source(cfg: TrainConfig, out: Path) -> Checkpoint:
     return source
 
 
+def _score_in_full(out: Path, x_test: torch.Tensor, seed: int) -> None:
+    """Rewrite the checkpoint ``out``, scored with the test loss only, with every test metric.
+
+    Best effort on the way out of a stopped run: if it cannot be done (disk full, a second
+    Ctrl-C) the checkpoint stays as it was, valid and scored with its test loss.
+    """
+    try:
+        ckpt = load_checkpoint(out)
+        metrics = evaluate(ckpt.model.to(x_test.device), ckpt.head, x_test, seed=seed)
+        save_checkpoint(out, ckpt.model, ckpt.meta.replace(metrics=metrics.to_dict()))
+    except Exception:  # noqa: S110 - the checkpoint on disk is complete without the extra metrics
+        pass
+
+
 def _diverged(what: str, epoch: int, cfg: TrainConfig, out: Path) -> str:
     return (f"{what} (learning rate {cfg.lr:g} may be too high); "
             + (f"the last good checkpoint (epoch {epoch - 1}) is kept at {out}" if epoch > 1 else "no checkpoint was written"))
@@ -232,7 +265,7 @@ def _bar(iterable, total: int, desc: str):
 
 
 def _save_resume_state(out: Path, epoch: int, history: list[dict], elapsed: float, model: VAE,
-                       optimizer: torch.optim.Optimizer, shuffle_gen: torch.Generator,
+                       optimizer: FlatAdam | torch.optim.Optimizer, shuffle_gen: torch.Generator,
                        frozen_encoder: str | None = None, step: str = "handwritten") -> None:
     state = {"epoch": epoch, "history": history, "elapsed": elapsed, "frozen_encoder": frozen_encoder, "step": step,
              "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -246,7 +279,7 @@ def _save_resume_state(out: Path, epoch: int, history: list[dict], elapsed: floa
         raise TrainingError(f"could not write {resume_path(out)} ({reason}); the previous state is intact") from None
 
 
-def _load_resume_state(out: Path, cfg: TrainConfig, model: VAE, optimizer: torch.optim.Optimizer,
+def _load_resume_state(out: Path, cfg: TrainConfig, model: VAE, optimizer: FlatAdam | torch.optim.Optimizer,
                        shuffle_gen: torch.Generator, frozen_encoder: str | None = None,
                        step: str = "handwritten") -> tuple[int, list[dict], float]:
     path = resume_path(out)
@@ -285,6 +318,10 @@ def _first_line(err: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line: train per the arguments, one error line and exit status 2 when it cannot."""
+    # The imported modules' objects (torch's: hundreds of thousands) live until exit: keep them out of
+    # every garbage collection, the final ones at exit included (~0.3 s of a run, bench/RESULTS.md).
+    gc.freeze()
     parser = argparse.ArgumentParser(prog="python -m vae.train", description=__doc__.split("\n\n")[0])
     defaults = TrainConfig()
     parser.add_argument("--head", default=defaults.head, choices=list(HEADS))
