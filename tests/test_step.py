@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,8 +14,9 @@ from vae.architecture import INPUT_DIM
 from vae.checkpoints import ENCODER_KEYS
 from vae.heads import HEADS
 from vae.model import VAE, VAEConfig, kl_to_standard_normal
-from vae.step import AutogradStep, TrainStep
+from vae.step import AutogradStep, FlatAdam, TrainStep
 
+ROOT = Path(__file__).resolve().parent.parent
 CONFIG = VAEConfig(latent=5, hidden=32)
 # The step is plain torch ops: it runs wherever train() does (CUDA checked where a GPU is present).
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -110,3 +114,55 @@ def test_a_model_with_other_parameters_is_refused():
     model.extra = torch.nn.Linear(2, 2)
     with pytest.raises(ValueError, match="fc1.weight"):
         TrainStep(model, HEADS["sigmoid"], lr=1e-3)
+
+
+def test_flat_adam_updates_exactly_as_torch_optim_adam():
+    torch.manual_seed(0)
+    start = torch.randn(1000)
+    reference = torch.nn.Parameter(start.clone())
+    by_torch = torch.optim.Adam([reference], lr=3e-3, fused=True)
+    param, grad = start.clone(), torch.zeros(1000)
+    ours = FlatAdam(param, grad, lr=3e-3)
+    for _ in range(10):
+        g = torch.randn(1000)
+        reference.grad = g.clone()
+        grad.copy_(g)
+        by_torch.step()
+        ours.step()
+    assert torch.equal(param, reference.detach())
+    state = by_torch.state_dict()["state"][0]
+    assert torch.equal(ours.exp_avg, state["exp_avg"]) and torch.equal(ours.exp_avg_sq, state["exp_avg_sq"])
+    assert float(ours.steps) == float(state["step"]) == 10
+
+
+def test_flat_adam_state_continues_a_run_and_refuses_another_size():
+    torch.manual_seed(1)
+    grads = [torch.randn(50) for _ in range(6)]
+    straight = FlatAdam(torch.zeros(50), torch.zeros(50), lr=1e-2)
+    for g in grads:
+        straight.grad.copy_(g)
+        straight.step()
+    first = FlatAdam(torch.zeros(50), torch.zeros(50), lr=1e-2)
+    for g in grads[:3]:
+        first.grad.copy_(g)
+        first.step()
+    second = FlatAdam(first.param.clone(), torch.zeros(50), lr=1e-2)
+    second.load_state_dict(first.state_dict())
+    for g in grads[3:]:
+        second.grad.copy_(g)
+        second.step()
+    assert torch.equal(second.param, straight.param)
+    with pytest.raises(ValueError, match="shape"):
+        FlatAdam(torch.zeros(49), torch.zeros(49), lr=1e-2).load_state_dict(first.state_dict())
+    with pytest.raises(ValueError, match="flat Adam"):
+        FlatAdam(torch.zeros(50), torch.zeros(50), lr=1e-2).load_state_dict(torch.optim.Adam([torch.nn.Parameter(
+            torch.zeros(50))]).state_dict())
+
+
+def test_a_training_step_is_built_without_importing_torch_dynamo():
+    # any torch.optim.Optimizer imports torch._dynamo (~1.1 s of a training run's start-up)
+    code = ("import sys; from vae.model import VAE, VAEConfig; from vae.heads import HEADS; "
+            "from vae.step import TrainStep; s = TrainStep(VAE(VAEConfig()), HEADS['sigmoid'], 1e-3); "
+            "s(__import__('torch').rand(8, 784)); print('torch._dynamo' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

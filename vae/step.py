@@ -5,7 +5,7 @@ step; the rest was autograd's graph and per-step buffers, fresh gradient
 tensors and a Python optimizer loop over ten parameters (bench/RESULTS.md, training).
 Here all weights live in one flat buffer that the model's parameters view, the
 gradient GEMMs write straight into a matching flat gradient buffer, ``fc21`` and
-``fc22`` run as one product, and one fused Adam updates the whole buffer in a pass.
+``fc22`` run as one product, and one fused Adam (:class:`FlatAdam`) updates the whole buffer in a pass.
 
 The likelihood is still the head's own: autograd differentiates ``head.nll`` with
 respect to the decoder's output alone, so every head trains on exactly the loss
@@ -17,9 +17,10 @@ hold every gradient and a run of steps to autograd through the ``nn.Module``.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
+from torch.optim.adam import adam
 
 from .heads import Head
 from .model import VAE, kl_to_standard_normal
@@ -84,15 +85,10 @@ class TrainStep:
         w2, b2 = offsets["fc21.weight"], offsets["fc21.bias"]
         self.w["fc2.weight"], self.g["fc2.weight"] = (t[w2:w2 + z2 * hidden].view(z2, hidden) for t in (w, g))
         self.w["fc2.bias"], self.g["fc2.bias"] = (t[b2:b2 + z2] for t in (w, g))
-        if train_encoder:
-            self.optimizer = torch.optim.Adam([self.flat], lr=lr, fused=True)
-        else:
-            # fc3, fc4 sit last in the layout: the decoder is one contiguous tail of the buffer,
-            # a Parameter sharing its storage (and its gradient's), stepped in place.
-            tail = offsets["fc3.weight"]
-            decoder = torch.nn.Parameter(self.flat.detach()[tail:])
-            decoder.grad = self.flat.grad[tail:]
-            self.optimizer = torch.optim.Adam([decoder], lr=lr, fused=True)
+        # Without the encoder only fc3 and fc4 learn: they sit last in the layout, so the decoder
+        # is one contiguous tail of the buffer (and of its gradient), stepped in place.
+        first_trained = 0 if train_encoder else offsets["fc3.weight"]
+        self.optimizer = FlatAdam(w[first_trained:], g[first_trained:], lr=lr)
 
     def __call__(self, x: torch.Tensor) -> float:
         """One step on the batch ``x`` (n x 784); returns its summed negative ELBO in nats.
@@ -133,8 +129,7 @@ class TrainStep:
         (d_pre,) = torch.autograd.grad(s.nll, s.pre)
         torch.mm(d_pre.t(), s.h3, out=g["fc4.weight"])
         torch.sum(d_pre, 0, out=g["fc4.bias"])
-        # ReLU's backward: the gradient where the unit was active (output > 0 iff input > 0).
-        d_h3 = torch.ops.aten.threshold_backward(d_pre.mm(w["fc4.weight"]), s.h3, 0)
+        d_h3 = _relu_backward(d_pre.mm(w["fc4.weight"]), s.h3)
         torch.mm(d_h3.t(), s.z, out=g["fc3.weight"])
         torch.sum(d_h3, 0, out=g["fc3.bias"])
         if not self.train_encoder:
@@ -144,9 +139,61 @@ class TrainStep:
         d_stats = torch.cat([d_z + s.mu, 0.5 * (d_z * s.eps * s.std + s.logvar.exp() - 1)], dim=1)
         torch.mm(d_stats.t(), s.h1, out=g["fc2.weight"])
         torch.sum(d_stats, 0, out=g["fc2.bias"])
-        d_h1 = torch.ops.aten.threshold_backward(d_stats.mm(w["fc2.weight"]), s.h1, 0)
+        d_h1 = _relu_backward(d_stats.mm(w["fc2.weight"]), s.h1)
         torch.mm(d_h1.t(), s.x, out=g["fc1.weight"])
         torch.sum(d_h1, 0, out=g["fc1.bias"])
+
+
+class FlatAdam:
+    """``torch.optim.Adam(fused=True)`` on one flat tensor: the same update, by PyTorch's functional form.
+
+    :func:`torch.optim.adam.adam` is the function ``torch.optim.Adam.step`` calls, with the same
+    fused kernel; calling it directly skips what a one-tensor optimizer does not need. Why: creating
+    any ``torch.optim.Optimizer`` imports ``torch._dynamo`` (~1.1 s of a training run's start-up,
+    sympy included) and its ``step()`` adds ~35 µs of Python a step (bench/RESULTS.md, a whole
+    training run). ``tests/test_step.py`` holds runs of steps to ``torch.optim.Adam``.
+    """
+
+    def __init__(self, param: torch.Tensor, grad: torch.Tensor, lr: float,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.param, self.grad = param.detach(), grad  # updated in place; no autograd involved
+        self.lr, self.betas, self.eps = lr, betas, eps
+        self.exp_avg = torch.zeros_like(self.param)
+        self.exp_avg_sq = torch.zeros_like(self.param)
+        self.steps = torch.zeros((), dtype=torch.float32, device=param.device)  # torch.optim.Adam's "step"
+
+    def step(self) -> None:
+        """One Adam update of the tensor from its gradient buffer."""
+        adam([self.param], [self.grad], [self.exp_avg], [self.exp_avg_sq], [], [self.steps], fused=True,
+             amsgrad=False, beta1=self.betas[0], beta2=self.betas[1], lr=self.lr, weight_decay=0.0,
+             eps=self.eps, maximize=False)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The moment estimates and the step count (copies), for a resume file."""
+        return {"step": self.steps.clone(), "exp_avg": self.exp_avg.clone(), "exp_avg_sq": self.exp_avg_sq.clone(),
+                "lr": self.lr, "betas": self.betas, "eps": self.eps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict`'s output; ValueError (one line) if it is not for this tensor."""
+        try:
+            tensors = [state["step"], state["exp_avg"], state["exp_avg_sq"]]
+        except (KeyError, TypeError):
+            raise ValueError("not the state of a flat Adam (step, exp_avg, exp_avg_sq)") from None
+        for have, got in zip((self.steps, self.exp_avg, self.exp_avg_sq), tensors):
+            if not isinstance(got, torch.Tensor) or got.shape != have.shape:
+                raise ValueError(f"Adam state of shape {getattr(got, 'shape', None)}, this model needs {have.shape}")
+        for have, got in zip((self.steps, self.exp_avg, self.exp_avg_sq), tensors):
+            have.copy_(got)
+
+
+def _relu_backward(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """ReLU's backward, in place on ``grad``: the gradient where the unit was active (output > 0 iff input > 0).
+
+    ``sign(out)`` is 1 there and 0 elsewhere. Public ops, as fast as aten's internal
+    ``threshold_backward`` in a paired A/B (masked_fill_ and where were 4-5% slower a step;
+    bench/RESULTS.md, training).
+    """
+    return grad.mul_(out.sign())
 
 
 class AutogradStep:
