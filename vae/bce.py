@@ -22,8 +22,11 @@ class ClassicBCE(torch.autograd.Function):
     @staticmethod
     def forward(ctx, probs: Tensor, x: Tensor) -> Tensor:  # noqa: D102
         ctx.save_for_backward(probs, x)
-        # (x - 1) * log1p(-p) - x * log(p) as -lerp(log1p(-p), log(p), x): fewer passes, in place
-        return torch.lerp(torch.log1p(-probs).clamp_min_(-100), torch.log(probs).clamp_min_(-100), x).neg_()
+        # (x - 1) * log(1 - p) - x * log(p) as -lerp(log(1 - p), log(p), x): fewer passes, in place.
+        # PyTorch writes log1p(-p); log(1 - p) is the same number to float32 rounding (1 - p is exact
+        # for p >= 1/2, and below that log1p's extra precision is lost in the sum) at an eighth of
+        # the time here: log1p is not vectorised on this CPU (bench/RESULTS.md, training).
+        return torch.lerp((1 - probs).log_().clamp_min_(-100), torch.log(probs).clamp_min_(-100), x).neg_()
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # noqa: D102
