@@ -7,8 +7,10 @@ Defaults are the classic example's: Adam 1e-3, batch 128, seed 1. The whole spli
 lives in one tensor and batches are index slices of it (no per-sample DataLoader);
 each step is :class:`vae.step.TrainStep` (hand-written backward, one fused Adam), or with
 ``--step autograd`` the plain ``loss.backward()`` step it is held to.
-Next to the checkpoint, ``NAME.resume.pt`` holds what ``--resume`` needs (weights,
-optimizer state, random streams); it is not a shipped artifact.
+After every epoch the test loss is printed and saved (z sampled, as the classic example
+reports it); the last epoch's checkpoint, and that of a run stopped early, carries every test
+metric (:mod:`vae.evaluate`). Next to the checkpoint, ``NAME.resume.pt`` holds what ``--resume``
+needs (weights, optimizer state, random streams); it is not a shipped artifact.
 
 Decoder only: ``--encoder-from CHECKPOINT`` copies that checkpoint's encoder (fc1, fc21, fc22),
 freezes it and trains only a new decoder (fc3, fc4) with ``--head``'s likelihood on z ~ q(z|x).
