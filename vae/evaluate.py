@@ -71,8 +71,8 @@ def _chunks(model: VAE, images: torch.Tensor, seed: int, batch_size: int):
 def sampled_elbo(model: VAE, head: Head, images: torch.Tensor, seed: int = 0, batch_size: int = 1000) -> ElboScore:
     """The sampled-z negative ELBO and KL of ``model`` on ``images``, nothing else.
 
-    What training reports every epoch: one encoder and one decoder pass, about a third of
-    :func:`evaluate`'s work. Its ``neg_elbo`` and ``kl`` equal :func:`evaluate`'s (same seed, same draws).
+    What training reports every epoch: one encoder and one decoder pass, about half the time
+    :func:`evaluate` takes. Its ``neg_elbo`` and ``kl`` equal :func:`evaluate`'s (same seed, same draws).
     """
     model.eval()
     neg_elbo = kl_sum = 0.0

@@ -183,7 +183,7 @@ def train(cfg: TrainConfig, out: str | Path, train_split: Split, test_split: Spl
                     progress(Progress(epoch, cfg.epochs, step, steps, total / seen, history=history))
             elapsed += time.perf_counter() - t0
             # Every epoch: the test loss (one encoder + one decoder pass). Every metric: at the last
-            # epoch, or every epoch when asked (the sweep records them all) - a third of the cost.
+            # epoch, or every epoch when asked (the sweep records them all): about twice the time.
             full = metrics_every_epoch or epoch == cfg.epochs
             metrics = (evaluate if full else sampled_elbo)(model, head, x_test, seed=cfg.seed).to_dict()
             # The last step of an epoch is not followed by a loss check: never save what it broke.
