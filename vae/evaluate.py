@@ -53,10 +53,10 @@ class ElboScore:
         return asdict(self)
 
 
-def _chunks(model: VAE, images: torch.Tensor, seed: int, batch_size: int):
-    """Per chunk of ``images``: the chunk, its posterior mean, KL and one z drawn from q(z|x).
+def _chunks(model: VAE, head: Head, images: torch.Tensor, seed: int, batch_size: int):
+    """Per chunk of ``images``: the chunk, its posterior mean, KL, and the negative ELBO with one z from q(z|x).
 
-    The draws come from a generator seeded with ``seed``, so both passes below see the same z
+    The draws come from a generator seeded with ``seed``, so both scores below see the same z
     and evaluation never disturbs (or depends on) the training random stream.
     """
     gen = torch.Generator(device=images.device).manual_seed(seed)
@@ -64,7 +64,8 @@ def _chunks(model: VAE, images: torch.Tensor, seed: int, batch_size: int):
         x = images[start:start + batch_size]
         mu, logvar = model.encode(x)
         eps = torch.randn(mu.shape, generator=gen, device=mu.device, dtype=mu.dtype)
-        yield x, mu, kl_to_standard_normal(mu, logvar), mu + torch.exp(0.5 * logvar) * eps
+        kl = kl_to_standard_normal(mu, logvar)
+        yield x, mu, kl, head.nll(model.decode(mu + torch.exp(0.5 * logvar) * eps), x) + kl
 
 
 @torch.inference_mode()
@@ -76,8 +77,8 @@ def sampled_elbo(model: VAE, head: Head, images: torch.Tensor, seed: int = 0, ba
     """
     model.eval()
     neg_elbo = kl_sum = 0.0
-    for x, _mu, kl, z in _chunks(model, images, seed, batch_size):
-        neg_elbo += float((head.nll(model.decode(z), x) + kl).sum())
+    for _x, _mu, kl, sampled in _chunks(model, head, images, seed, batch_size):
+        neg_elbo += float(sampled.sum())
         kl_sum += float(kl.sum())
     n = images.shape[0]
     return ElboScore(n_images=n, neg_elbo=neg_elbo / n, kl=kl_sum / n)
@@ -94,11 +95,11 @@ def evaluate(model: VAE, head: Head, images: torch.Tensor, seed: int = 0,
     totals = dict(neg_elbo=0.0, neg_elbo_mean_z=0.0, kl=0.0, recon_nll=0.0, bce=0.0, mse=0.0)
     below = above = 0
     pmin, pmax = float("inf"), float("-inf")
-    for x, mu, kl, z in _chunks(model, images, seed, batch_size):
+    for x, mu, kl, sampled in _chunks(model, head, images, seed, batch_size):
         pre = model.decode(mu)
         pixels = head.pixels(pre)
         recon = head.nll(pre, x)
-        totals["neg_elbo"] += float((head.nll(model.decode(z), x) + kl).sum())
+        totals["neg_elbo"] += float(sampled.sum())
         totals["neg_elbo_mean_z"] += float((recon + kl).sum())
         totals["kl"] += float(kl.sum())
         totals["recon_nll"] += float(recon.sum())
